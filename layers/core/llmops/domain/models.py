@@ -1,0 +1,102 @@
+"""Domain value objects shared by ingestion and question answering."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class DocumentRef(Frozen):
+    """Where a document version lives in the object store."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+
+    @property
+    def document_id(self) -> str:
+        """Stable id of the document across versions: its bucket and key."""
+        return document_id_for(self.bucket, self.key)
+
+
+def document_id_for(bucket: str, key: str) -> str:
+    return hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:32]
+
+
+class Section(Frozen):
+    """A run of text from one page (PDF) or one part of a document."""
+
+    text: str
+    page: int | None = None
+
+
+class ExtractedDocument(Frozen):
+    title: str
+    sections: list[Section]
+
+
+class Chunk(Frozen):
+    document_id: str
+    source_key: str
+    version: str
+    title: str
+    position: int = Field(ge=0, description="Order of the chunk within its document, from 0.")
+    page: int | None = None
+    text: str
+    content_hash: str
+    token_count: int
+    embedding_model: str
+
+
+class ScoredChunk(Frozen):
+    chunk: Chunk
+    score: float = Field(description="Cosine similarity between the question and the chunk, -1 to 1.")
+
+
+class DocumentStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    INDEXED = "indexed"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class IngestionResult(Frozen):
+    document_id: str
+    source_key: str
+    status: DocumentStatus
+    chunk_count: int = 0
+    reason: str | None = None
+
+
+class Citation(Frozen):
+    number: int = Field(description="The [n] marker that refers to this source in the answer text.")
+    source_key: str
+    position: int
+    page: int | None = None
+    score: float
+    excerpt: str
+
+
+class Usage(Frozen):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Answer(Frozen):
+    question: str
+    answer: str
+    grounded: bool = Field(description="False when the platform declined to answer from the retrieved context.")
+    citations: list[Citation]
+    model_id: str
+    prompt_id: str
+    latency_ms: float
+    usage: Usage

@@ -1,0 +1,97 @@
+"""Ports: what the domain needs from the outside world. Adapters for AWS and for local mode implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from llmops.domain.models import Chunk, DocumentRef, DocumentStatus, ScoredChunk, Usage
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+    from tokenizers import Tokenizer
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    body: bytes
+    content_type: str | None
+    version_id: str | None
+    etag: str | None
+
+
+class ObjectStore(Protocol):
+    def head_size(self, ref: DocumentRef) -> int: ...
+
+    def get(self, ref: DocumentRef) -> StoredObject: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer that measures chunks against the model's window."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Unit-length vectors, one row per text."""
+        ...
+
+
+class VectorIndex(Protocol):
+    def ensure_index(self, dimension: int) -> None: ...
+
+    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        """Make `chunks` the only indexed chunks of `document_id`."""
+        ...
+
+    def delete_document(self, document_id: str) -> int:
+        """Remove every chunk of the document; returns how many were removed."""
+        ...
+
+    def search(self, vector: NDArray[np.float32], k: int) -> list[ScoredChunk]: ...
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    system: str
+    user: str
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float | None = None
+    stop: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    usage: Usage
+
+
+class LanguageModel(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    def generate(self, request: GenerationRequest) -> Generation: ...
+
+
+class DocumentRegistry(Protocol):
+    """Visible state of every document version (queued, processing, indexed, failed, deleted)."""
+
+    def record(
+        self,
+        ref: DocumentRef,
+        status: DocumentStatus,
+        *,
+        reason: str | None = None,
+        chunk_count: int | None = None,
+        embedding_model: str | None = None,
+    ) -> None: ...

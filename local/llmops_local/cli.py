@@ -1,0 +1,184 @@
+"""`llmops`: run the platform locally, ingest documents, ask questions."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import requests
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
+from llmops_local.documents import Upload, list_documents, upload, wait_until_settled
+from llmops_local.platform import LocalPlatform, PlatformConfig, PlatformError, find_project_root
+
+app = typer.Typer(help="The LLMOps platform, locally: no AWS account, no Docker.", no_args_is_help=True)
+console = Console()
+
+DEMO_CORPUS = Path(__file__).parent / "demo_corpus"
+DEMO_QUESTIONS = [
+    "Why does Python use indentation for grouping of statements?",
+    "Why is there no goto in Python?",
+    "Why can't lambda expressions contain statements?",
+    "How do I make a Python script executable on Unix?",
+    "What was the score of the 1998 football World Cup final?",
+]
+
+HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
+AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.")]
+ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.")]
+
+
+def _quiet_libraries() -> None:
+    for name in ("werkzeug", "botocore", "urllib3", "moto", "transformers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def up(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
+    """Start the whole platform on this machine and serve until Ctrl+C."""
+    _quiet_libraries()
+    config = PlatformConfig(project_root=find_project_root(), home=home, aws_port=aws_port, api_port=api_port)
+    platform = LocalPlatform(config)
+    try:
+        platform.start()
+    except PlatformError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    assert platform.deployment is not None
+    deployment = platform.deployment
+    console.print("[bold green]LLMOps platform running locally[/bold green]")
+    endpoints = Table(show_header=False, box=None)
+    endpoints.add_row("AWS endpoint (S3, SQS, DynamoDB, ...)", platform.aws_endpoint)
+    endpoints.add_row("API", f"{platform.api_url}  (POST /query)")
+    endpoints.add_row("Documents bucket", f"s3://{deployment.buckets['DocumentsBucket']}/documents/")
+    endpoints.add_row("State", str(home))
+    console.print(endpoints)
+    console.print(
+        f"Try: aws --endpoint-url {platform.aws_endpoint} s3 cp README.md "
+        f"s3://{deployment.buckets['DocumentsBucket']}/documents/README.md\n"
+        f"     curl -s {platform.api_url}/query -d '{{\"question\": \"...\"}}'"
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("Stopping; saving local state ...")
+        platform.stop()
+
+
+def _render_uploads(uploads: list[Upload]) -> Table:
+    table = Table("document", "status", "chunks", "reason")
+    colours = {"indexed": "green", "failed": "red", "deleted": "yellow"}
+    for item in uploads:
+        colour = colours.get(item.status, "cyan")
+        table.add_row(item.key, f"[{colour}]{item.status}[/{colour}]", str(item.chunk_count or ""), item.reason or "")
+    return table
+
+
+def _ingest(endpoints: PlatformEndpoints, paths: list[Path], timeout: float) -> list[Upload]:
+    uploads = upload(endpoints, paths)
+    with console.status(f"Indexing {len(uploads)} document(s) ...") as status:
+
+        def progress(items: list[Upload]) -> None:
+            done = sum(1 for item in items if item.status in {"indexed", "failed", "deleted"})
+            status.update(f"Indexing: {done}/{len(items)} settled")
+
+        wait_until_settled(endpoints, uploads, timeout, progress)
+    console.print(_render_uploads(uploads))
+    return uploads
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to upload.", exists=True)],
+    home: HomeOption,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for indexing.")] = 900,
+) -> None:
+    """Upload documents to the local documents bucket and follow them until they are indexed."""
+    _quiet_libraries()
+    with platform_endpoints(home) as endpoints:
+        uploads = _ingest(endpoints, paths, timeout)
+    if any(item.status == "failed" for item in uploads):
+        raise typer.Exit(1)
+
+
+def _ask(endpoints: PlatformEndpoints, question: str, top_k: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"question": question}
+    if top_k:
+        body["top_k"] = top_k
+    response = requests.post(f"{endpoints.api_url}/query", json=body, timeout=300)
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}: {response.text}[/red]")
+        raise typer.Exit(1)
+    return dict(response.json())
+
+
+def _print_answer(answer: dict[str, Any]) -> None:
+    console.print(f"[bold]Q:[/bold] {answer['question']}")
+    colour = "green" if answer["grounded"] else "yellow"
+    console.print(f"[bold {colour}]A:[/bold {colour}] {answer['answer']}")
+    for citation in answer["citations"]:
+        page = f", page {citation['page']}" if citation.get("page") else ""
+        console.print(
+            f"   [{citation['number']}] {citation['source_key']} (chunk {citation['position']}{page}, "
+            f"score {citation['score']:.2f})"
+        )
+    console.print(
+        f"   [dim]{answer['model_id']} · prompt {answer['prompt_id']} · {answer['latency_ms']:.0f} ms · "
+        f"{answer['usage']['input_tokens']}+{answer['usage']['output_tokens']} tokens[/dim]\n"
+    )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    home: HomeOption,
+    top_k: Annotated[int | None, typer.Option(help="How many chunks to retrieve.")] = None,
+) -> None:
+    """Ask a question; the answer cites the documents it rests on, or says "I don't know"."""
+    _quiet_libraries()
+    with platform_endpoints(home) as endpoints:
+        _print_answer(_ask(endpoints, question, top_k))
+
+
+@app.command()
+def docs(home: HomeOption) -> None:
+    """List documents with their status, chunk count and failure reason."""
+    _quiet_libraries()
+    with platform_endpoints(home) as endpoints:
+        records = list_documents(endpoints)
+    table = Table("document", "status", "chunks", "version", "updated", "reason")
+    for record in records:
+        table.add_row(
+            record.get("source_key", ""),
+            record.get("status", ""),
+            str(record.get("chunk_count", "")),
+            str(record.get("version", ""))[:12],
+            str(record.get("updated_at", ""))[:19],
+            record.get("reason", ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def demo(home: HomeOption) -> None:
+    """Start the platform, ingest a small corpus (Python's FAQ), ask a few questions, show answers and sources."""
+    _quiet_libraries()
+    console.print(f"[bold]Ingesting the demo corpus[/bold] ({DEMO_CORPUS})")
+    with platform_endpoints(home) as endpoints:
+        uploads = _ingest(endpoints, [DEMO_CORPUS], timeout=900)
+        if any(item.status != "indexed" for item in uploads):
+            raise typer.Exit(1)
+        console.print("[bold]Asking questions[/bold] (the first loads the local model, ~20 s)\n")
+        for question in DEMO_QUESTIONS:
+            _print_answer(_ask(endpoints, question))

@@ -1,0 +1,98 @@
+"""Client-side document operations: upload files to the documents bucket and follow them until indexed."""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmops.domain.models import DocumentStatus, document_id_for
+
+from llmops_local.connection import PlatformEndpoints
+
+FINAL_STATUSES = {DocumentStatus.INDEXED.value, DocumentStatus.FAILED.value, DocumentStatus.DELETED.value}
+mimetypes.add_type("text/markdown", ".md")
+
+
+@dataclass
+class Upload:
+    path: Path
+    key: str
+    document_id: str
+    version: str
+    status: str = DocumentStatus.QUEUED.value
+    chunk_count: int | None = None
+    reason: str | None = None
+
+
+def files_to_upload(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """(file, key suffix) pairs: files as themselves, folders as every file under them."""
+    found: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend((file, file.relative_to(path).as_posix()) for file in sorted(path.rglob("*")) if file.is_file())
+        elif path.is_file():
+            found.append((path, path.name))
+        else:
+            raise FileNotFoundError(f"{path} does not exist")
+    return found
+
+
+def upload(endpoints: PlatformEndpoints, paths: Iterable[Path], prefix: str = "documents/") -> list[Upload]:
+    s3 = endpoints.client("s3")
+    bucket = endpoints.buckets["DocumentsBucket"]
+    uploads = []
+    for file, name in files_to_upload(paths):
+        key = prefix + name
+        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        response = s3.put_object(Bucket=bucket, Key=key, Body=file.read_bytes(), ContentType=content_type)
+        version = response.get("VersionId") or response["ETag"].strip('"')
+        uploads.append(Upload(path=file, key=key, document_id=document_id_for(bucket, key), version=version))
+    return uploads
+
+
+def document_record(endpoints: PlatformEndpoints, document_id: str) -> dict[str, Any] | None:
+    dynamodb = endpoints.client("dynamodb")
+    item = dynamodb.get_item(TableName=endpoints.tables["DocumentsTable"], Key={"document_id": {"S": document_id}})
+    raw = item.get("Item")
+    if raw is None:
+        return None
+    return {name: next(iter(value.values())) for name, value in raw.items()}
+
+
+def wait_until_settled(
+    endpoints: PlatformEndpoints,
+    uploads: list[Upload],
+    timeout_seconds: float,
+    on_progress: Callable[[list[Upload]], None] = lambda _: None,
+) -> list[Upload]:
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        for item in uploads:
+            if item.status in FINAL_STATUSES:
+                continue
+            record = document_record(endpoints, item.document_id)
+            if record and record.get("version") == item.version:
+                item.status = record["status"]
+                item.chunk_count = int(record["chunk_count"]) if "chunk_count" in record else None
+                item.reason = record.get("reason")
+        on_progress(uploads)
+        if all(item.status in FINAL_STATUSES for item in uploads):
+            return uploads
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"documents not indexed after {timeout_seconds:.0f} s: " + ", ".join(
+                u.key for u in uploads if u.status not in FINAL_STATUSES
+            ))
+        time.sleep(0.5)
+
+
+def list_documents(endpoints: PlatformEndpoints) -> list[dict[str, Any]]:
+    dynamodb = endpoints.client("dynamodb")
+    records = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=endpoints.tables["DocumentsTable"]):
+        for raw in page.get("Items", []):
+            records.append({name: next(iter(value.values())) for name, value in raw.items()})
+    return sorted(records, key=lambda r: r.get("source_key", ""))
