@@ -1,6 +1,5 @@
 """Query function: POST /query -> retrieve context, ask the model, answer with citations (or decline)."""
 
-
 from functools import cache
 from typing import Annotated, Any
 

@@ -42,7 +42,9 @@ def compile_route(method: str, resource: str, function: LocalFunction) -> Route:
     return Route(method=method, resource=resource, pattern=re.compile(f"^{regex}/?$"), function=function)
 
 
-def proxy_event(route: Route, method: str, raw_path: str, headers: dict[str, str], body: bytes, stage: str) -> dict[str, Any]:
+def proxy_event(
+    route: Route, method: str, raw_path: str, headers: dict[str, str], body: bytes, stage: str
+) -> dict[str, Any]:
     parts = urlsplit(raw_path)
     match = route.pattern.match(parts.path)
     query = parse_qs(parts.query, keep_blank_values=True)
@@ -83,21 +85,21 @@ class LocalApiServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 server._serve(self)
 
             do_POST = do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                log.debug("api: " + format, *args)
+                log.debug("api: %s", format % args)
 
+        self._host = host
         self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="local-api", daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._httpd.server_port}"
 
     def start(self) -> None:
         self._thread.start()
@@ -113,7 +115,14 @@ class LocalApiServer:
         route = next((r for r in matching if r.method in (method, "ANY")), None)
         if route is None:
             status = 405 if matching else 404
-            self._reply(request, status, {"Content-Type": "application/json"}, json.dumps({"message": "Missing Authentication Token" if status == 404 else "Method Not Allowed"}).encode())
+            self._reply(
+                request,
+                status,
+                {"Content-Type": "application/json"},
+                json.dumps(
+                    {"message": "Missing Authentication Token" if status == 404 else "Method Not Allowed"}
+                ).encode(),
+            )
             return
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""

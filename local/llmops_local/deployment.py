@@ -195,7 +195,9 @@ class LocalDeployer:
         self._client("dynamodb").create_table(**arguments)
         self.deployment.tables[logical] = name
         self._resolver.refs[logical] = name
-        self._resolver.attributes[(logical, "Arn")] = f"arn:aws:dynamodb:{self._resolver.region}:{ACCOUNT_ID}:table/{name}"
+        self._resolver.attributes[(logical, "Arn")] = (
+            f"arn:aws:dynamodb:{self._resolver.region}:{ACCOUNT_ID}:table/{name}"
+        )
 
     def _queue(self, logical: str, properties: dict[str, Any]) -> None:
         name = properties.get("QueueName") or self._physical_name(logical)

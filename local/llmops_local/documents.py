@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from llmops.domain.models import DocumentStatus, document_id_for
-
 from llmops_local.connection import PlatformEndpoints
 
 FINAL_STATUSES = {DocumentStatus.INDEXED.value, DocumentStatus.FAILED.value, DocumentStatus.DELETED.value}
@@ -33,7 +32,9 @@ def files_to_upload(paths: Iterable[Path]) -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            found.extend((file, file.relative_to(path).as_posix()) for file in sorted(path.rglob("*")) if file.is_file())
+            found.extend(
+                (file, file.relative_to(path).as_posix()) for file in sorted(path.rglob("*")) if file.is_file()
+            )
         elif path.is_file():
             found.append((path, path.name))
         else:
@@ -83,9 +84,10 @@ def wait_until_settled(
         if all(item.status in FINAL_STATUSES for item in uploads):
             return uploads
         if time.monotonic() > deadline:
-            raise TimeoutError(f"documents not indexed after {timeout_seconds:.0f} s: " + ", ".join(
-                u.key for u in uploads if u.status not in FINAL_STATUSES
-            ))
+            raise TimeoutError(
+                f"documents not indexed after {timeout_seconds:.0f} s: "
+                + ", ".join(u.key for u in uploads if u.status not in FINAL_STATUSES)
+            )
         time.sleep(0.5)
 
 

@@ -56,7 +56,9 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise PlatformError(f"{what} port {host}:{port} is in use ({error.strerror}); is `llmops up` running already?") from error
+            raise PlatformError(
+                f"{what} port {host}:{port} is in use ({error.strerror}); is `llmops up` running already?"
+            ) from error
 
 
 @dataclass(frozen=True)

@@ -114,13 +114,13 @@ class Resolver:
             return True
         return False
 
-    def resolve(self, value: Any) -> Any:  # noqa: C901, PLR0911, PLR0912 - one branch per intrinsic
+    def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
             return [item for item in (self.resolve(v) for v in value) if item is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return _NO_VALUE if argument == "AWS::NoValue" else self.ref(argument)
             if key == "Fn::GetAtt":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
@@ -25,7 +25,7 @@ def _shared_instance(key: tuple[Any, ...], build: Callable[[], T]) -> T:
     with _shared_lock:
         if key not in _shared:
             _shared[key] = build()
-        return _shared[key]  # type: ignore[no-any-return]
+        return cast(T, _shared[key])
 
 
 def _boto3_client(service: str, settings: Settings) -> Any:

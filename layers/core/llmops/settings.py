@@ -68,4 +68,3 @@ class Settings(BaseSettings):
     # Below this cosine similarity the best chunk is not evidence enough, and the answer is "I don't know".
     min_relevance_score: float = Field(default=0.35, ge=-1.0, le=1.0, alias="MIN_RELEVANCE_SCORE")
     max_context_tokens: int = Field(default=1200, gt=0, alias="MAX_CONTEXT_TOKENS")
-

@@ -16,7 +16,9 @@ class ModelFileMissing(RuntimeError):
 def packaged_file(package: str, relative_path: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelFileMissing(f"the model package {package!r} is not installed (pip install {package.replace('_', '-')})")
+        raise ModelFileMissing(
+            f"the model package {package!r} is not installed (pip install {package.replace('_', '-')})"
+        )
     for location in spec.submodule_search_locations:
         candidate = Path(location) / relative_path
         if candidate.is_file():

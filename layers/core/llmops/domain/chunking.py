@@ -67,7 +67,9 @@ class Chunker:
         return chunks
 
     @staticmethod
-    def _pieces(document: ExtractedDocument, splitter: TextSplitter | MarkdownSplitter) -> Iterator[tuple[int | None, str]]:
+    def _pieces(
+        document: ExtractedDocument, splitter: TextSplitter | MarkdownSplitter
+    ) -> Iterator[tuple[int | None, str]]:
         for section in document.sections:
             for text in splitter.chunks(section.text):
                 if text.strip():

@@ -34,9 +34,7 @@ def _decode_text(body: bytes, key: str) -> str:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise UnreadableDocument(
-            f"{key} is not valid UTF-8 (byte {error.start}): re-save it as UTF-8"
-        ) from error
+        raise UnreadableDocument(f"{key} is not valid UTF-8 (byte {error.start}): re-save it as UTF-8") from error
 
 
 def _title_from_key(key: str) -> str:
@@ -65,7 +63,7 @@ def extract_html(body: bytes, key: str) -> ExtractedDocument:
         tag.decompose()
     title_tag = soup.find("title")
     title = title_tag.get_text(strip=True) if title_tag else ""
-    main = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.body or soup
+    main = soup.find("main") or soup.find(role="main") or soup.body or soup
     text = _tidy(main.get_text("\n"))
     return ExtractedDocument(title=title or _title_from_key(key), sections=[Section(text=text)])
 
@@ -119,7 +117,9 @@ def extract(body: bytes, key: str, content_type: str | None = None) -> Extracted
         extractor = EXTRACTORS_BY_SUFFIX.get(_SUFFIX_BY_CONTENT_TYPE.get(content_type.split(";")[0].strip(), ""))
     if extractor is None:
         supported = ", ".join(sorted(EXTRACTORS_BY_SUFFIX))
-        raise UnsupportedFormat(f"{key}: unsupported format {suffix or content_type or '(none)'}; supported: {supported}")
+        raise UnsupportedFormat(
+            f"{key}: unsupported format {suffix or content_type or '(none)'}; supported: {supported}"
+        )
     document = extractor(body, key)
     if not any(section.text.strip() for section in document.sections):
         raise UnreadableDocument(f"{key} contains no extractable text")

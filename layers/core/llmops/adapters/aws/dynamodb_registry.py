@@ -32,7 +32,13 @@ class DynamoDbDocumentRegistry:
             ":now": now,
             ":version": ref.version_id or ref.etag or "unversioned",
         }
-        sets = ["#bucket = :bucket", "source_key = :key", "#status = :status", "updated_at = :now", "version = :version"]
+        sets = [
+            "#bucket = :bucket",
+            "source_key = :key",
+            "#status = :status",
+            "updated_at = :now",
+            "version = :version",
+        ]
         removes: list[str] = []
         if status is DocumentStatus.PROCESSING:
             sets.append("started_at = :now")

@@ -105,9 +105,9 @@ class OpenSearchVectorIndex:
         removed = 0
         while True:
             try:
-                hits = self._client.search(
-                    index=self._index, body={"size": _PAGE, "query": query, "_source": False}
-                )["hits"]["hits"]
+                hits = self._client.search(index=self._index, body={"size": _PAGE, "query": query, "_source": False})[
+                    "hits"
+                ]["hits"]
             except NotFoundError:
                 return removed
             if not hits:

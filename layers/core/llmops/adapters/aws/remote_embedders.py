@@ -28,7 +28,12 @@ def _unit_rows(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
 
 class SageMakerEmbedder:
     def __init__(
-        self, client: SageMakerRuntimeClient, endpoint_name: str, dimension: int, tokenizer: Tokenizer, batch_size: int = 32
+        self,
+        client: SageMakerRuntimeClient,
+        endpoint_name: str,
+        dimension: int,
+        tokenizer: Tokenizer,
+        batch_size: int = 32,
     ) -> None:
         if not endpoint_name:
             raise ValueError("EMBEDDING_ENDPOINT_NAME is required when EMBEDDING_PROVIDER=sagemaker")

@@ -17,7 +17,9 @@ DIMENSION = 384
 
 
 class OnnxMiniLmEmbedder:
-    def __init__(self, model_path: Path, tokenizer_path: Path, batch_size: int = 32, threads: int | None = None) -> None:
+    def __init__(
+        self, model_path: Path, tokenizer_path: Path, batch_size: int = 32, threads: int | None = None
+    ) -> None:
         self._batch_size = batch_size
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1

@@ -52,5 +52,5 @@ class TransformersLanguageModel:
         new_tokens = output[0][prompt_length:]
         return Generation(
             text=self._tokenizer.decode(new_tokens, skip_special_tokens=True).strip(),
-            usage=Usage(input_tokens=int(prompt_length), output_tokens=int(len(new_tokens))),
+            usage=Usage(input_tokens=int(prompt_length), output_tokens=len(new_tokens)),
         )

@@ -1,0 +1,66 @@
+# The team's vocabulary. `make demo` and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON_VERSION := 3.11
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools
+SAM := $(TOOLS)/sam/bin/sam
+PY312 := $(shell ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin 2>/dev/null | head -n 1)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: install demo up test unit integration lint typecheck template-checks validate build deploy clean
+
+$(BIN)/uv:
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(BIN)/uv
+	$(BIN)/uv sync --frozen --python $(BIN)/python --extra local --group dev
+	touch $@
+
+install: $(VENV)/.synced  ## the platform, its local mode and the dev tools, from uv.lock
+
+$(SAM):
+	python3 -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install --quiet --disable-pip-version-check "aws-sam-cli==1.170.0"
+
+node_modules/.bin/asl-validator: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+
+demo: install  ## start the platform, ingest the demo corpus, ask questions
+	$(BIN)/llmops demo
+
+up: install  ## run the platform locally until Ctrl+C
+	$(BIN)/llmops up
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+integration: install
+	$(BIN)/pytest tests/integration -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+validate: $(SAM)  ## sam validate --lint, offline
+	$(SAM) validate --lint --template template.yaml
+
+build: $(SAM)  ## sam build, offline (needs pyenv's Python 3.12 on PATH)
+	PATH="$(PY312):$$PATH" $(SAM) build --template template.yaml
+
+template-checks: install validate build node_modules/.bin/asl-validator
+	$(BIN)/pytest tests/template -q
+
+test: install lint typecheck template-checks  ## everything CI runs
+	$(BIN)/pytest tests/unit tests/integration -q
+
+deploy: build
+	$(SAM) deploy --config-env dev
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import numpy as np
+
+from llmops.adapters.embedding.onnx_minilm import DIMENSION, OnnxMiniLmEmbedder
+
+
+def test_vectors_are_unit_length_and_ordered_like_the_input(embedder: OnnxMiniLmEmbedder) -> None:
+    texts = ["a much longer sentence about the weather in spring", "cat", "A cat sat on the mat."]
+
+    vectors = embedder.embed(texts)
+
+    assert vectors.shape == (3, DIMENSION)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # Sorting by length inside embed() must not reorder the output.
+    assert np.allclose(vectors[1], embedder.embed(["cat"])[0], atol=1e-5)
+
+
+def test_paraphrases_are_closer_than_unrelated_text(embedder: OnnxMiniLmEmbedder) -> None:
+    cat, feline, revenue = embedder.embed(["The cat sits on the mat.", "A feline rests on a rug.", "Revenue grew 5%."])
+
+    assert float(cat @ feline) > 0.45 > float(cat @ revenue)
+
+
+def test_empty_input_gives_an_empty_matrix(embedder: OnnxMiniLmEmbedder) -> None:
+    assert embedder.embed([]).shape == (0, DIMENSION)
