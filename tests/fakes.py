@@ -30,7 +30,10 @@ class FakeObjectStore:
         if ref.key not in self.objects:
             raise DocumentNotFound(ref.key)
         return StoredObject(
-            body=self.objects[ref.key], content_type=self.content_types.get(ref.key), version_id=ref.version_id, etag=None
+            body=self.objects[ref.key],
+            content_type=self.content_types.get(ref.key),
+            version_id=ref.version_id,
+            etag=None,
         )
 
 

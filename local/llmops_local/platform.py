@@ -3,12 +3,14 @@ the API served over HTTP, and state kept across restarts."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import socket
 import threading
 import tomllib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import boto3
 import requests
 from botocore.config import Config
 
+from llmops_local import emulator_patches
 from llmops_local.api_gateway import LocalApiServer, compile_route
 from llmops_local.deployment import Deployment, LocalDeployer
 from llmops_local.event_sources import SqsPoller
@@ -111,6 +114,9 @@ class LocalPlatform:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        emulator_patches.apply()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
+
         ensure_port_free(self.config.host, self.config.aws_port, "AWS emulator")
         ensure_port_free(self.config.host, self.config.api_port, "API")
         self.config.home.mkdir(parents=True, exist_ok=True)
@@ -153,6 +159,7 @@ class LocalPlatform:
         self.functions = {
             logical: LocalFunction(spec, runtime_environment) for logical, spec in self.deployment.functions.items()
         }
+        self._register_functions_with_emulator()
         self._start_event_sources()
         self._start_api()
         self._snapshot_thread = threading.Thread(target=self._snapshot_loop, name="local-snapshots", daemon=True)
@@ -160,6 +167,8 @@ class LocalPlatform:
         self._write_runtime_file()
 
     def stop(self) -> None:
+        for function in self.functions.values():
+            emulator_patches.unregister_function(function.spec.name)
         for poller in self._pollers:
             poller.stop()
         self._pollers.clear()
@@ -198,6 +207,28 @@ class LocalPlatform:
             if name:
                 return str(name)
         return "llmops-local"
+
+    def _register_functions_with_emulator(self) -> None:
+        """Functions exist in the emulated Lambda service (so state machines can call them by ARN) and run here."""
+        iam, lambda_client = self.client("iam"), self.client("lambda")
+        role_arn = iam.create_role(
+            RoleName="llmops-local-function-role",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            archive.writestr("README.txt", "Local mode runs this function's handler in-process.")
+        for function in self.functions.values():
+            lambda_client.create_function(
+                FunctionName=function.spec.name,
+                Runtime="python3.12",
+                Role=role_arn,
+                Handler=function.spec.handler,
+                Code={"ZipFile": package.getvalue()},
+                Timeout=function.spec.timeout,
+                MemorySize=function.spec.memory_mb,
+            )
+            emulator_patches.register_function(function.spec.name, lambda _name, event, f=function: f.invoke(event))
 
     def _start_event_sources(self) -> None:
         assert self.deployment is not None

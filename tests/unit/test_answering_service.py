@@ -28,7 +28,9 @@ def index(embedder: OnnxMiniLmEmbedder) -> FakeVectorIndex:
 
 
 def _service(embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex, llm: FakeLanguageModel) -> QuestionAnsweringService:
-    policy = AnsweringPolicy(top_k=2, min_relevance_score=0.35, max_context_tokens=500, max_new_tokens=64, temperature=0)
+    policy = AnsweringPolicy(
+        top_k=2, min_relevance_score=0.35, max_context_tokens=500, max_new_tokens=64, temperature=0
+    )
     return QuestionAnsweringService(embedder, index, llm, policy)
 
 

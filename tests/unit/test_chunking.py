@@ -32,7 +32,9 @@ def test_given_long_text_when_chunked_then_every_chunk_fits_the_model_window(emb
 
 
 def test_given_pages_when_chunked_then_chunks_keep_their_page(embedder: OnnxMiniLmEmbedder) -> None:
-    document = ExtractedDocument(title="t", sections=[Section(text="Alpha text.", page=1), Section(text="Beta.", page=2)])
+    document = ExtractedDocument(
+        title="t", sections=[Section(text="Alpha text.", page=1), Section(text="Beta.", page=2)]
+    )
 
     chunks = _chunker(embedder).chunk(document, document_id="d", source_key="k", version="v")
 

@@ -63,7 +63,9 @@ def test_given_a_deleted_object_when_removed_then_its_chunks_are_gone(embedder: 
     assert registry.last("documents/a.txt")[0] is DocumentStatus.DELETED
 
 
-def test_given_an_oversize_object_then_it_fails_with_the_limit_and_nothing_is_read(embedder: OnnxMiniLmEmbedder) -> None:
+def test_given_an_oversize_object_then_it_fails_with_the_limit_and_nothing_is_read(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
     store = FakeObjectStore({"documents/big.txt": b"x" * 2048})
     service, index, registry = _service(embedder, store, max_bytes=1024)
 

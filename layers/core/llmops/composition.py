@@ -143,6 +143,7 @@ def build_answering_service(settings: Settings) -> QuestionAnsweringService:
         policy=AnsweringPolicy(
             top_k=settings.retrieval_top_k,
             min_relevance_score=settings.min_relevance_score,
+            min_answer_support=settings.min_answer_support,
             max_context_tokens=settings.max_context_tokens,
             max_new_tokens=settings.llm_max_new_tokens,
             temperature=settings.llm_temperature,

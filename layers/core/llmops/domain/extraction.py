@@ -21,6 +21,36 @@ _WHITESPACE_RUNS = re.compile(r"[ \t\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n\s*(\n\s*)+")
 # Markup that carries no readable content, or page chrome repeated on every page of a site.
 _NON_CONTENT_TAGS = ("script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside", "form")
+# Elements that end a line of text; everything else (spans of highlighted code, links, emphasis) joins its line.
+_BLOCK_TAGS = (
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "dt",
+    "dd",
+    "tr",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "br",
+    "hr",
+    "figure",
+    "figcaption",
+    "caption",
+)
+_PERMALINK_SYMBOLS = {"¶", "#", "§", "🔗"}
 
 
 def _tidy(text: str) -> str:
@@ -61,10 +91,15 @@ def extract_html(body: bytes, key: str) -> ExtractedDocument:
     soup = BeautifulSoup(body, "html.parser")
     for tag in soup(_NON_CONTENT_TAGS):
         tag.decompose()
+    for link in soup("a"):
+        if link.get_text(strip=True) in _PERMALINK_SYMBOLS:  # heading permalinks, not content
+            link.decompose()
     title_tag = soup.find("title")
     title = title_tag.get_text(strip=True) if title_tag else ""
     main = soup.find("main") or soup.find(role="main") or soup.body or soup
-    text = _tidy(main.get_text("\n"))
+    for block in main.find_all(_BLOCK_TAGS):
+        block.insert_after("\n")
+    text = _tidy(main.get_text(""))
     return ExtractedDocument(title=title or _title_from_key(key), sections=[Section(text=text)])
 
 

@@ -91,11 +91,21 @@ class Usage(Frozen):
     output_tokens: int = 0
 
 
+class Abstention(StrEnum):
+    NO_RELEVANT_CONTEXT = "no_relevant_context"
+    MODEL_DECLINED = "model_declined"
+    NOT_SUPPORTED_BY_CONTEXT = "not_supported_by_context"
+
+
 class Answer(Frozen):
     question: str
     answer: str
     grounded: bool = Field(description="False when the platform declined to answer from the retrieved context.")
+    abstention: Abstention | None = Field(default=None, description="Why the platform declined, when it did.")
     citations: list[Citation]
+    support: float | None = Field(
+        default=None, description="Lowest similarity between a kept answer sentence and its supporting passage."
+    )
     model_id: str
     prompt_id: str
     latency_ms: float

@@ -38,7 +38,10 @@ class TransformersLanguageModel:
         inputs = self._tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
-        options: dict[str, Any] = {"max_new_tokens": request.max_new_tokens, "do_sample": request.temperature > 0}
+        options: dict[str, Any] = {
+            "max_new_tokens": request.max_new_tokens,
+            "do_sample": request.temperature > 0,
+        }
         if request.temperature > 0:
             options["temperature"] = request.temperature
             if request.top_p is not None:

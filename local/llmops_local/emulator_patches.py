@@ -1,0 +1,83 @@
+"""Where moto 5.2 differs from AWS in ways the platform depends on, mended in-process.
+
+- S3: deleting an object of a versioned bucket (a delete marker) sends no notification in moto; AWS sends an
+  "Object Deleted" event (deletion-type "Delete Marker Created"), which is how deletions reach the index.
+- Lambda: moto runs function code in Docker; local mode dispatches invocations (from Step Functions tasks or
+  `lambda invoke`) to the in-process handlers instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+Dispatcher = Callable[[str, Any], Any]
+
+_lock = threading.Lock()
+_dispatchers: dict[str, Dispatcher] = {}
+_applied = False
+
+
+def register_function(name: str, dispatch: Dispatcher) -> None:
+    with _lock:
+        _dispatchers[name] = dispatch
+
+
+def unregister_function(name: str) -> None:
+    with _lock:
+        _dispatchers.pop(name, None)
+
+
+def apply() -> None:
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        _patch_delete_marker_events()
+        _patch_lambda_invocation()
+        _applied = True
+
+
+def _patch_delete_marker_events() -> None:
+    from moto.s3 import notifications
+    from moto.s3.models import S3Backend
+
+    original = S3Backend._set_delete_marker
+
+    def set_delete_marker_and_notify(self: S3Backend, bucket_name: str, key_name: str) -> Any:
+        bucket = self.get_bucket(bucket_name)
+        deleted_key = bucket.keys[key_name]
+        marker = original(self, bucket_name, key_name)
+        notifications.send_event(
+            self.account_id,
+            notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+            bucket,
+            deleted_key,
+        )
+        return marker
+
+    S3Backend._set_delete_marker = set_delete_marker_and_notify  # type: ignore[method-assign]
+
+
+def _patch_lambda_invocation() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction._invoke_lambda
+
+    def invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        with _lock:
+            dispatch = _dispatchers.get(self.function_name)
+        if dispatch is None:
+            return original(self, event)  # type: ignore[no-any-return]
+        if isinstance(event, str | bytes):
+            with contextlib.suppress(ValueError):  # a payload that is not JSON is passed on as it is
+                event = json.loads(event or "{}")
+        try:
+            return json.dumps(dispatch(self.function_name, event)), False, ""
+        except Exception as error:  # reported to the caller as a function error, as Lambda does
+            return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__}), True, ""
+
+    LambdaFunction._invoke_lambda = invoke_in_process  # type: ignore[method-assign]
