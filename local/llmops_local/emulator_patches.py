@@ -71,7 +71,7 @@ def _patch_lambda_invocation() -> None:
         with _lock:
             dispatch = _dispatchers.get(self.function_name)
         if dispatch is None:
-            return original(self, event)  # type: ignore[no-any-return]
+            return original(self, event)
         if isinstance(event, str | bytes):
             with contextlib.suppress(ValueError):  # a payload that is not JSON is passed on as it is
                 event = json.loads(event or "{}")

@@ -88,6 +88,10 @@ class LocalFunction:
         spec.loader.exec_module(module)
         return module
 
+    def dispatch(self, function_name: str, event: Any) -> Any:
+        """The emulator's entry point (Step Functions tasks, `lambda invoke`)."""
+        return self.invoke(event)
+
     def invoke(self, event: Any) -> Any:
         with _invocation_lock, function_environment(self._environment):
             if self._module is None:

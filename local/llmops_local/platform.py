@@ -124,6 +124,8 @@ class LocalPlatform:
         self._moto.start()
         # moto's Step Functions engine calls Lambda through the server at this port.
         os.environ["MOTO_PORT"] = str(self.config.aws_port)
+        # moto's state is per process, not per server: start from an empty account, then restore ours.
+        requests.post(f"{self.aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
         requests.post(
             f"{self.aws_endpoint}/moto-api/config",
             json={"stepfunctions": {"execute_state_machine": True}},
@@ -228,7 +230,7 @@ class LocalPlatform:
                 Timeout=function.spec.timeout,
                 MemorySize=function.spec.memory_mb,
             )
-            emulator_patches.register_function(function.spec.name, lambda _name, event, f=function: f.invoke(event))
+            emulator_patches.register_function(function.spec.name, function.dispatch)
 
     def _start_event_sources(self) -> None:
         assert self.deployment is not None

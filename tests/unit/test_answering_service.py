@@ -6,7 +6,7 @@ from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.answering import I_DONT_KNOW, AnsweringPolicy, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import InvalidQuestion
-from llmops.domain.models import ExtractedDocument, Section
+from llmops.domain.models import Abstention, ExtractedDocument, Section
 from tests.fakes import FakeLanguageModel, FakeVectorIndex
 
 PASSAGES = {
@@ -29,7 +29,12 @@ def index(embedder: OnnxMiniLmEmbedder) -> FakeVectorIndex:
 
 def _service(embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex, llm: FakeLanguageModel) -> QuestionAnsweringService:
     policy = AnsweringPolicy(
-        top_k=2, min_relevance_score=0.35, max_context_tokens=500, max_new_tokens=64, temperature=0
+        top_k=2,
+        min_relevance_score=0.35,
+        min_answer_support=0.7,
+        max_context_tokens=500,
+        max_new_tokens=64,
+        temperature=0,
     )
     return QuestionAnsweringService(embedder, index, llm, policy)
 
@@ -37,15 +42,15 @@ def _service(embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex, llm: FakeLang
 def test_given_relevant_context_then_the_answer_cites_the_source_it_used(
     embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
 ) -> None:
-    llm = FakeLanguageModel(reply="It uses indentation [1].")
+    llm = FakeLanguageModel(reply="Python groups statements with indentation rather than braces.")
 
     answer = _service(embedder, index, llm).answer("How does Python group statements?")
 
     assert answer.grounded
-    assert [c.source_key for c in answer.citations] == ["documents/python.txt"]
-    assert answer.citations[0].number == 1
-    assert answer.prompt_id == "rag-answer@builtin-1"
-    assert "[1]" in llm.requests[0].user and "indentation" in llm.requests[0].user
+    assert answer.answer == "Python groups statements with indentation rather than braces. [1]"
+    assert [(c.number, c.source_key) for c in answer.citations] == [(1, "documents/python.txt")]
+    assert answer.prompt_id == "rag-answer@builtin-2"
+    assert "[1] (from documents/python.txt) Python uses indentation" in llm.requests[0].system
 
 
 def test_given_no_relevant_context_then_it_declines_without_calling_the_model(
@@ -69,12 +74,29 @@ def test_given_the_model_says_it_does_not_know_then_no_citations_are_claimed(
     assert not answer.grounded and answer.citations == []
 
 
-def test_given_an_answer_without_markers_then_every_passage_given_is_cited(
+def test_given_an_answer_the_context_does_not_support_then_it_is_declined(
     embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
 ) -> None:
-    answer = _service(embedder, index, FakeLanguageModel(reply="At 80 degrees.")).answer("How is green tea brewed?")
+    llm = FakeLanguageModel(reply="Green tea was first exported to Portugal by Dutch merchants in 1610.")
 
-    assert "documents/tea.txt" in {c.source_key for c in answer.citations}
+    answer = _service(embedder, index, llm).answer("How is green tea brewed?")
+
+    assert not answer.grounded
+    assert answer.abstention is Abstention.NOT_SUPPORTED_BY_CONTEXT
+    assert answer.citations == []
+
+
+def test_given_a_partly_supported_answer_then_only_supported_sentences_are_kept(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    llm = FakeLanguageModel(
+        reply="Green tea is brewed at about 80 degrees for two minutes. The Moon landing happened in 1969."
+    )
+
+    answer = _service(embedder, index, llm).answer("How is green tea brewed?")
+
+    assert answer.answer == "Green tea is brewed at about 80 degrees for two minutes. [1]"
+    assert [c.source_key for c in answer.citations] == ["documents/tea.txt"]
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 2001])

@@ -70,7 +70,7 @@ class LanceDbVectorIndex:
         return removed
 
     def search(self, vector: NDArray[np.float32], k: int) -> list[ScoredChunk]:
-        if self._table is None and self._table_name not in self._db.table_names():
+        if self._table is None and not self._exists():
             return []
         table = self._opened()
         table.checkout_latest()  # another process (the ingest function) may have written since we opened it
@@ -84,4 +84,7 @@ class LanceDbVectorIndex:
         ]
 
     def count(self) -> int:
-        return 0 if self._table_name not in self._db.table_names() else int(self._opened().count_rows())
+        return int(self._opened().count_rows()) if self._exists() else 0
+
+    def _exists(self) -> bool:
+        return self._table_name in self._db.list_tables().tables
