@@ -34,7 +34,7 @@ def handle_record(record: SQSRecord) -> None:
         bucket=event.detail.bucket.name,
         key=obj.key,
         version_id=obj.version_id,
-        etag=obj.etag or None,
+        etag=obj.etag.strip('"') or None,
         size=int(obj.size) if obj.size is not None else None,
     )
     logger.append_keys(source_key=ref.key)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
-from llmops_local.documents import Upload, list_documents, upload, wait_until_settled
+from llmops_local.documents import Upload, list_documents, run_backfill, upload, wait_until_settled
 from llmops_local.platform import LocalPlatform, PlatformConfig, PlatformError, find_project_root
 
 app = typer.Typer(help="The LLMOps platform, locally: no AWS account, no Docker.", no_args_is_help=True)
@@ -168,6 +168,23 @@ def docs(home: HomeOption) -> None:
             record.get("reason", ""),
         )
     console.print(table)
+
+
+@app.command()
+def backfill(
+    home: HomeOption,
+    prefix: Annotated[str, typer.Option(help="Key prefix to (re)ingest.")] = "documents/",
+) -> None:
+    """Queue every object under a prefix for ingestion (objects that predate the platform, or a re-drive)."""
+    _quiet_libraries()
+    with platform_endpoints(home) as endpoints:
+        description = run_backfill(endpoints, prefix)
+    if description["status"] != "SUCCEEDED":
+        console.print(
+            f"[red]backfill {description['status']}: {description.get('error')} {description.get('cause')}[/red]"
+        )
+        raise typer.Exit(1)
+    console.print(f"Queued every object under {prefix} for ingestion; follow them with `llmops docs`.")
 
 
 @app.command()

@@ -22,6 +22,7 @@ class PlatformEndpoints:
     buckets: dict[str, str]
     tables: dict[str, str]
     queues: dict[str, str]
+    state_machines: dict[str, str]
     embedded: bool
 
     def client(self, service: str) -> Any:
@@ -59,6 +60,7 @@ def running_platform(home: Path) -> PlatformEndpoints | None:
         buckets=info["buckets"],
         tables=info["tables"],
         queues=info["queues"],
+        state_machines=info["state_machines"],
         embedded=False,
     )
 
@@ -78,5 +80,6 @@ def platform_endpoints(home: Path, aws_port: int = 4566, api_port: int = 3000) -
             buckets=platform.deployment.buckets,
             tables=platform.deployment.tables,
             queues=platform.deployment.queues,
+            state_machines=platform.deployment.state_machines,
             embedded=True,
         )

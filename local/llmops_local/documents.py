@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import time
 from collections.abc import Callable, Iterable
@@ -98,3 +99,19 @@ def list_documents(endpoints: PlatformEndpoints) -> list[dict[str, Any]]:
         for raw in page.get("Items", []):
             records.append({name: next(iter(value.values())) for name, value in raw.items()})
     return sorted(records, key=lambda r: r.get("source_key", ""))
+
+
+def run_backfill(endpoints: PlatformEndpoints, prefix: str, timeout_seconds: float = 600) -> dict[str, Any]:
+    """Run the backfill state machine over `prefix` and wait for it; returns the execution's description."""
+    sfn = endpoints.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=endpoints.state_machines["BackfillStateMachine"], input=json.dumps({"prefix": prefix})
+    )["executionArn"]
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        description: dict[str, Any] = sfn.describe_execution(executionArn=execution)
+        if description["status"] != "RUNNING":
+            return description
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"backfill of {prefix} still running after {timeout_seconds:.0f} s")
+        time.sleep(0.5)

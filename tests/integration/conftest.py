@@ -35,6 +35,7 @@ def endpoints(platform: LocalPlatform) -> PlatformEndpoints:
         buckets=platform.deployment.buckets,
         tables=platform.deployment.tables,
         queues=platform.deployment.queues,
+        state_machines=platform.deployment.state_machines,
         embedded=True,
     )
 

@@ -8,7 +8,7 @@ from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
 from llmops.domain.models import document_id_for
 from llmops_local.connection import PlatformEndpoints
-from llmops_local.documents import document_record
+from llmops_local.documents import document_record, run_backfill
 from llmops_local.platform import LocalPlatform
 from tests.integration.conftest import wait_for_status, wait_until
 
@@ -96,3 +96,15 @@ def test_given_bad_requests_then_the_api_answers_with_client_errors(endpoints: P
     assert empty.status_code == 422
     assert malformed.status_code in {400, 422}
     assert unknown.status_code == 404
+
+
+def test_given_objects_outside_the_watched_prefix_when_backfilled_then_the_state_machine_queues_them(
+    endpoints: PlatformEndpoints,
+) -> None:
+    document_id, _ = _put(endpoints, "archive/2019/minutes.txt", b"The board approved the new bicycle shed in 2019.")
+
+    execution = run_backfill(endpoints, "archive/")
+
+    assert execution["status"] == "SUCCEEDED", execution
+    record = wait_for_status(endpoints, document_id)
+    assert record["status"] == "indexed"
