@@ -48,6 +48,7 @@ typecheck: install
 	$(BIN)/mypy
 
 validate: $(SAM)  ## sam validate --lint, offline
+	$(SAM) validate --template template.yaml
 	$(SAM) validate --lint --template template.yaml
 
 build: $(SAM)  ## sam build, offline (needs pyenv's Python 3.12 on PATH)

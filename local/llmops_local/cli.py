@@ -30,8 +30,8 @@ DEMO_QUESTIONS = [
 ]
 
 HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
-AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.")]
-ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.")]
+AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.", envvar="LLMOPS_AWS_PORT")]
+ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.", envvar="LLMOPS_API_PORT")]
 
 
 def _quiet_libraries() -> None:
@@ -103,10 +103,12 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to upload.", exists=True)],
     home: HomeOption,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for indexing.")] = 900,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
 ) -> None:
     """Upload documents to the local documents bucket and follow them until they are indexed."""
     _quiet_libraries()
-    with platform_endpoints(home) as endpoints:
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
         uploads = _ingest(endpoints, paths, timeout)
     if any(item.status == "failed" for item in uploads):
         raise typer.Exit(1)
@@ -144,18 +146,20 @@ def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
     home: HomeOption,
     top_k: Annotated[int | None, typer.Option(help="How many chunks to retrieve.")] = None,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
 ) -> None:
     """Ask a question; the answer cites the documents it rests on, or says "I don't know"."""
     _quiet_libraries()
-    with platform_endpoints(home) as endpoints:
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
         _print_answer(_ask(endpoints, question, top_k))
 
 
 @app.command()
-def docs(home: HomeOption) -> None:
+def docs(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
     """List documents with their status, chunk count and failure reason."""
     _quiet_libraries()
-    with platform_endpoints(home) as endpoints:
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
         records = list_documents(endpoints)
     table = Table("document", "status", "chunks", "version", "updated", "reason")
     for record in records:
@@ -174,10 +178,12 @@ def docs(home: HomeOption) -> None:
 def backfill(
     home: HomeOption,
     prefix: Annotated[str, typer.Option(help="Key prefix to (re)ingest.")] = "documents/",
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
 ) -> None:
     """Queue every object under a prefix for ingestion (objects that predate the platform, or a re-drive)."""
     _quiet_libraries()
-    with platform_endpoints(home) as endpoints:
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
         description = run_backfill(endpoints, prefix)
     if description["status"] != "SUCCEEDED":
         console.print(
@@ -188,11 +194,11 @@ def backfill(
 
 
 @app.command()
-def demo(home: HomeOption) -> None:
+def demo(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
     """Start the platform, ingest a small corpus (Python's FAQ), ask a few questions, show answers and sources."""
     _quiet_libraries()
     console.print(f"[bold]Ingesting the demo corpus[/bold] ({DEMO_CORPUS})")
-    with platform_endpoints(home) as endpoints:
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
         uploads = _ingest(endpoints, [DEMO_CORPUS], timeout=900)
         if any(item.status != "indexed" for item in uploads):
             raise typer.Exit(1)

@@ -1,0 +1,3 @@
+from llmops_local.cli import app
+
+app(prog_name="llmops")

