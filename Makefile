@@ -11,12 +11,16 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: install demo up test unit integration lint typecheck template-checks validate build deploy clean
 
-$(BIN)/uv:
-	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check uv
+UV := $(TOOLS)/uv/bin/uv
+export UV_PYTHON_DOWNLOADS := never
 
-$(VENV)/.synced: pyproject.toml uv.lock | $(BIN)/uv
-	$(BIN)/uv sync --frozen --python $(BIN)/python --extra local --group dev
+# uv lives apart from the project's environment, which `uv sync` keeps exactly equal to uv.lock.
+$(UV):
+	python3 -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check "uv==0.13.8"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON_VERSION) --extra local --group dev
 	touch $@
 
 install: $(VENV)/.synced  ## the platform, its local mode and the dev tools, from uv.lock

@@ -22,6 +22,7 @@ console = Console()
 
 DEMO_CORPUS = Path(__file__).parent / "demo_corpus"
 DEMO_QUESTIONS = [
+    "What is Python?",
     "Why does Python use indentation for grouping of statements?",
     "Why is there no goto in Python?",
     "Why can't lambda expressions contain statements?",
@@ -128,7 +129,8 @@ def _ask(endpoints: PlatformEndpoints, question: str, top_k: int | None = None) 
 def _print_answer(answer: dict[str, Any]) -> None:
     console.print(f"[bold]Q:[/bold] {answer['question']}")
     colour = "green" if answer["grounded"] else "yellow"
-    console.print(f"[bold {colour}]A:[/bold {colour}] {answer['answer']}")
+    why = f"  [dim]({answer['abstention'].replace('_', ' ')})[/dim]" if answer.get("abstention") else ""
+    console.print(f"[bold {colour}]A:[/bold {colour}] {answer['answer']}{why}")
     for citation in answer["citations"]:
         page = f", page {citation['page']}" if citation.get("page") else ""
         console.print(
