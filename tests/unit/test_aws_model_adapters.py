@@ -1,0 +1,119 @@
+"""The SageMaker and Bedrock adapters against botocore's Stubber: the requests they send, the replies they read."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import boto3
+import numpy as np
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
+
+from llmops.adapters.aws.bedrock_llm import BedrockConverseLanguageModel
+from llmops.adapters.aws.remote_embedders import BedrockTitanEmbedder, SageMakerEmbedder
+from llmops.adapters.aws.sagemaker_llm import SageMakerTgiLanguageModel
+from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
+from llmops.domain.errors import ModelInvocationError
+from llmops.ports import GenerationRequest
+
+REQUEST = GenerationRequest(system="Use the context.", user="Question?", max_new_tokens=64, stop=("</s>",))
+
+
+def _body(payload: object) -> StreamingBody:
+    raw = json.dumps(payload).encode()
+    return StreamingBody(io.BytesIO(raw), len(raw))
+
+
+def _client(service: str):  # type: ignore[no-untyped-def]
+    return boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def test_sagemaker_tgi_sends_the_tgi_payload_and_reads_text_and_token_counts() -> None:
+    client = _client("sagemaker-runtime")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "invoke_endpoint",
+            {
+                "Body": _body(
+                    [{"generated_text": "Answer [1].", "details": {"generated_tokens": 4, "prefill": [1] * 9}}]
+                )
+            },
+            {"EndpointName": "llm-dev", "ContentType": "application/json", "Accept": "application/json", "Body": ANY},
+        )
+        generation = SageMakerTgiLanguageModel(client, "llm-dev").generate(REQUEST)
+
+    assert generation.text == "Answer [1]."
+    assert (generation.usage.input_tokens, generation.usage.output_tokens) == (9, 4)
+
+
+def test_sagemaker_tgi_payload_is_greedy_at_zero_temperature() -> None:
+    from llmops.adapters.aws.sagemaker_llm import tgi_payload
+
+    payload = tgi_payload(REQUEST)
+
+    assert payload["inputs"].startswith("Use the context.")
+    assert payload["parameters"] == {
+        "max_new_tokens": 64,
+        "return_full_text": False,
+        "details": True,
+        "do_sample": False,
+        "stop": ["</s>"],
+    }
+
+
+def test_bedrock_converse_sends_system_and_user_and_reads_usage() -> None:
+    client = _client("bedrock-runtime")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "converse",
+            {
+                "output": {"message": {"role": "assistant", "content": [{"text": "Yes [2]."}]}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 120, "outputTokens": 3, "totalTokens": 123},
+                "metrics": {"latencyMs": 300},
+            },
+            {
+                "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
+                "system": [{"text": "Use the context."}],
+                "messages": [{"role": "user", "content": [{"text": "Question?"}]}],
+                "inferenceConfig": {"maxTokens": 64, "temperature": 0.0, "stopSequences": ["</s>"]},
+            },
+        )
+        generation = BedrockConverseLanguageModel(client, "anthropic.claude-3-haiku-20240307-v1:0").generate(REQUEST)
+
+    assert generation.text == "Yes [2]."
+    assert generation.usage.input_tokens == 120
+
+
+def test_bedrock_errors_become_model_invocation_errors() -> None:
+    client = _client("bedrock-runtime")
+    with Stubber(client) as stub:
+        stub.add_client_error("converse", service_error_code="ThrottlingException", http_status_code=429)
+        with pytest.raises(ModelInvocationError, match="ThrottlingException"):
+            BedrockConverseLanguageModel(client, "m").generate(REQUEST)
+
+
+def test_sagemaker_embedder_pools_token_vectors_and_normalises(embedder: OnnxMiniLmEmbedder) -> None:
+    client = _client("sagemaker-runtime")
+    token_vectors = [[[3.0, 0.0], [1.0, 0.0]], [[0.0, 2.0]]]  # feature extraction: one vector per token
+    with Stubber(client) as stub:
+        stub.add_response("invoke_endpoint", {"Body": _body(token_vectors)})
+        vectors = SageMakerEmbedder(client, "embed-dev", 2, embedder.tokenizer).embed(["a b", "c"])
+
+    assert np.allclose(vectors, [[1.0, 0.0], [0.0, 1.0]])
+
+
+def test_bedrock_titan_embedder_embeds_each_text(embedder: OnnxMiniLmEmbedder) -> None:
+    client = _client("bedrock-runtime")
+    with Stubber(client) as stub:
+        for vector in ([0.6, 0.8], [1.0, 0.0]):
+            stub.add_response(
+                "invoke_model",
+                {"body": _body({"embedding": vector}), "contentType": "application/json"},
+                {"modelId": "amazon.titan-embed-text-v2:0", "body": ANY},
+            )
+        vectors = BedrockTitanEmbedder(client, "amazon.titan-embed-text-v2:0", 2, embedder.tokenizer).embed(["a", "b"])
+
+    assert np.allclose(vectors, [[0.6, 0.8], [1.0, 0.0]])

@@ -1,0 +1,153 @@
+"""Handlers with the domain services replaced: parsing, batch failure reporting and error mapping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
+from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
+from llmops.domain.chunking import Chunker
+from llmops.domain.errors import ModelInvocationError
+from llmops.domain.ingestion import IngestionLimits, IngestionService
+from llmops.domain.models import DocumentStatus, ExtractedDocument, Section
+from llmops_local.functions import LocalLambdaContext
+from tests.fakes import FakeDocumentRegistry, FakeLanguageModel, FakeObjectStore, FakeVectorIndex
+from tests.template.handler_modules import load_handler_module
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_powertools(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+
+
+def _context() -> LocalLambdaContext:
+    return LocalLambdaContext(
+        function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
+    )
+
+
+def _event(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / name).read_text()))
+
+
+@pytest.fixture
+def ingest_app(
+    embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ModuleType, FakeDocumentRegistry]:
+    module = load_handler_module("ingest")
+    registry = FakeDocumentRegistry()
+    service = IngestionService(
+        store=FakeObjectStore({"documents/guides/getting-started.md": b"# Start\n\nInstall the tool, then run it."}),
+        embedder=embedder,
+        index=FakeVectorIndex(),
+        registry=registry,
+        chunker=Chunker(embedder.tokenizer, 250, 32, embedder.model_id),
+        limits=IngestionLimits(max_object_bytes=10_000, max_chunks_per_document=100),
+    )
+    monkeypatch.setattr(module, "ingestion_service", lambda: service)
+    return module, registry
+
+
+def test_ingest_handler_indexes_created_objects_and_reports_no_failures(
+    ingest_app: tuple[ModuleType, FakeDocumentRegistry],
+) -> None:
+    module, registry = ingest_app
+
+    response = module.lambda_handler(_event("ingest_object_created.json"), _context())
+
+    assert response == {"batchItemFailures": []}
+    assert registry.last("documents/guides/getting-started.md") == (DocumentStatus.INDEXED, None)
+
+
+def test_ingest_handler_removes_deleted_objects(ingest_app: tuple[ModuleType, FakeDocumentRegistry]) -> None:
+    module, registry = ingest_app
+
+    module.lambda_handler(_event("ingest_object_deleted.json"), _context())
+
+    assert registry.last("documents/guides/getting-started.md")[0] is DocumentStatus.DELETED
+
+
+def test_ingest_handler_reports_only_the_malformed_record_as_failed(
+    ingest_app: tuple[ModuleType, FakeDocumentRegistry],
+) -> None:
+    module, _ = ingest_app
+    event = _event("ingest_object_created.json")
+    good = event["Records"][0]
+    bad = {**good, "messageId": "poison", "body": '{"not": "an S3 event"}'}
+    event["Records"] = [good, bad]
+
+    response = module.lambda_handler(event, _context())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
+
+
+class _FailingModel(FakeLanguageModel):
+    def generate(self, request: Any) -> Any:
+        raise ModelInvocationError("endpoint llm-dev is not in service")
+
+
+@pytest.fixture
+def query_app() -> ModuleType:
+    return load_handler_module("query")
+
+
+def _answering(embedder: OnnxMiniLmEmbedder, llm: FakeLanguageModel) -> QuestionAnsweringService:
+    index = FakeVectorIndex()
+    chunker = Chunker(embedder.tokenizer, 250, 0, embedder.model_id)
+    text = "Python uses indentation for grouping of statements, which keeps programs readable."
+    chunks = chunker.chunk(
+        ExtractedDocument(title="FAQ", sections=[Section(text=text)]), document_id="d", source_key="k", version="v"
+    )
+    index.replace_document("d", chunks, embedder.embed([c.text for c in chunks]))
+    policy = AnsweringPolicy(
+        top_k=3,
+        min_relevance_score=0.3,
+        min_answer_support=0.7,
+        max_context_tokens=500,
+        max_new_tokens=32,
+        temperature=0,
+    )
+    return QuestionAnsweringService(embedder, index, llm, policy)
+
+
+def test_query_handler_answers_the_sample_event_with_citations(
+    query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llm = FakeLanguageModel(reply="Python uses indentation to group statements, keeping programs readable.")
+    monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, llm))
+
+    response = query_app.lambda_handler(_event("query_post.json"), _context())
+
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert body["grounded"] is True
+    assert body["citations"][0]["source_key"] == "k"
+
+
+def test_query_handler_rejects_invalid_bodies_with_422(query_app: ModuleType) -> None:
+    event = _event("query_post.json")
+    event["body"] = json.dumps({"question": "", "top_k": 500})
+
+    response = query_app.lambda_handler(event, _context())
+
+    assert response["statusCode"] == 422
+
+
+def test_query_handler_maps_model_failures_to_502(
+    query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, _FailingModel()))
+
+    response = query_app.lambda_handler(_event("query_post.json"), _context())
+
+    assert response["statusCode"] == 502
+    assert "not in service" in json.loads(response["body"])["message"]
