@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -100,3 +104,73 @@ class FakeDocumentRegistry:
     def last(self, key: str) -> tuple[DocumentStatus, str | None]:
         status, reason = next((s, r) for k, s, r in reversed(self.history) if k == key)
         return status, reason
+
+
+class FakeOpenSearchClient:
+    """An in-memory stand-in for an OpenSearch Serverless collection, as far as the vector index adapter uses it:
+    auto-assigned ids (a write with an id is refused, as Serverless does), bulk, term/terms/bool filters and k-NN
+    with faiss inner-product scoring."""
+
+    def __init__(self) -> None:
+        from opensearchpy.serializer import JSONSerializer
+
+        self.transport = SimpleNamespace(serializer=JSONSerializer())  # what opensearchpy.helpers.bulk reads
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.indices = _FakeIndices()
+        self.bulk_calls = 0
+
+    def bulk(self, body: Any, **_: Any) -> dict[str, Any]:
+        self.bulk_calls += 1
+        lines = [json.loads(line) for line in body.strip().splitlines()] if isinstance(body, str) else list(body)
+        items = []
+        iterator = iter(lines)
+        for action in iterator:
+            ((operation, meta),) = action.items()
+            if operation == "index":
+                if "_id" in meta:
+                    raise ValueError("Document ID is not supported in create/index operation request")
+                identifier = str(uuid.uuid4())
+                self.documents[identifier] = next(iterator)
+            elif operation == "delete":
+                self.documents.pop(meta["_id"], None)
+            items.append({operation: {"status": 200}})
+        return {"errors": False, "items": items}
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        query = body["query"]
+        if "knn" in query:
+            vector = np.asarray(query["knn"]["vector"]["vector"])
+            scored = []
+            for identifier, document in self.documents.items():
+                inner = float(np.dot(vector, document["vector"]))
+                scored.append((1 + inner if inner >= 0 else 1 / (1 - inner), identifier, document))
+            scored.sort(reverse=True)
+            hits = [{"_id": i, "_score": s, "_source": d} for s, i, d in scored[: body["size"]]]
+        else:
+            hits = [{"_id": i, "_score": 1.0, "_source": d} for i, d in self.documents.items() if _matches(query, d)]
+            hits = hits[: body["size"]]
+        return {"hits": {"hits": hits}}
+
+
+class _FakeIndices:
+    def __init__(self) -> None:
+        self.created: dict[str, Any] = {}
+
+    def exists(self, index: str) -> bool:
+        return index in self.created
+
+    def create(self, index: str, body: dict[str, Any]) -> None:
+        self.created[index] = body
+
+
+def _matches(query: dict[str, Any], document: dict[str, Any]) -> bool:
+    if "term" in query:
+        ((field_name, value),) = query["term"].items()
+        return bool(document.get(field_name) == value)
+    if "terms" in query:
+        ((field_name, values),) = query["terms"].items()
+        return document.get(field_name) in values
+    boolean = query["bool"]
+    return all(_matches(q, document) for q in boolean.get("filter", [])) and not any(
+        _matches(q, document) for q in boolean.get("must_not", [])
+    )

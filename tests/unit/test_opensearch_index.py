@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llmops.adapters.aws.opensearch_index import OpenSearchVectorIndex, index_body
+from llmops.domain.models import Chunk
+from tests.fakes import FakeOpenSearchClient
+
+
+def _chunk(document_id: str, version: str, position: int, text: str) -> Chunk:
+    return Chunk(
+        document_id=document_id,
+        source_key=f"documents/{document_id}.txt",
+        version=version,
+        title=document_id,
+        position=position,
+        text=text,
+        content_hash=text,
+        token_count=3,
+        embedding_model="m",
+    )
+
+
+@pytest.fixture
+def index() -> tuple[OpenSearchVectorIndex, FakeOpenSearchClient]:
+    client = FakeOpenSearchClient()
+    adapter = OpenSearchVectorIndex(client, "chunks")  # type: ignore[arg-type]
+    adapter.ensure_index(2)
+    return adapter, client
+
+
+def test_the_index_maps_a_faiss_inner_product_vector_and_keyword_ids(
+    index: tuple[OpenSearchVectorIndex, FakeOpenSearchClient],
+) -> None:
+    _, client = index
+    properties = client.indices.created["chunks"]["mappings"]["properties"]
+
+    assert properties["vector"]["method"] == {"name": "hnsw", "engine": "faiss", "space_type": "innerproduct"}
+    assert properties["vector"]["dimension"] == 2
+    assert properties["document_id"]["type"] == "keyword"
+    assert index_body(384)["settings"]["index"]["knn"] is True
+
+
+def test_replacing_a_document_keeps_only_the_new_version_and_bulk_writes_once(
+    index: tuple[OpenSearchVectorIndex, FakeOpenSearchClient],
+) -> None:
+    adapter, client = index
+    adapter.replace_document("a", [_chunk("a", "v1", 0, "old"), _chunk("a", "v1", 1, "old too")], np.eye(2))
+    adapter.replace_document("b", [_chunk("b", "v1", 0, "other")], np.array([[1.0, 0.0]]))
+    writes_before = client.bulk_calls
+
+    adapter.replace_document("a", [_chunk("a", "v2", 0, "new")], np.array([[0.0, 1.0]]))
+
+    texts = sorted(d["text"] for d in client.documents.values())
+    assert texts == ["new", "other"]
+    assert client.bulk_calls - writes_before == 2  # one bulk index, one bulk delete
+
+
+def test_search_returns_cosine_similarities_from_faiss_scores(
+    index: tuple[OpenSearchVectorIndex, FakeOpenSearchClient],
+) -> None:
+    adapter, _ = index
+    adapter.replace_document(
+        "a", [_chunk("a", "v1", 0, "x"), _chunk("a", "v1", 1, "y")], np.array([[1.0, 0.0], [-0.6, 0.8]])
+    )
+
+    hits = adapter.search(np.array([1.0, 0.0], dtype=np.float32), 2)
+
+    assert [h.chunk.text for h in hits] == ["x", "y"]
+    assert [round(h.score, 4) for h in hits] == [1.0, -0.6]
+
+
+def test_deleting_a_document_removes_all_its_chunks(index: tuple[OpenSearchVectorIndex, FakeOpenSearchClient]) -> None:
+    adapter, client = index
+    adapter.replace_document("a", [_chunk("a", "v1", 0, "x")], np.array([[1.0, 0.0]]))
+
+    assert adapter.delete_document("a") == 1
+    assert client.documents == {}
