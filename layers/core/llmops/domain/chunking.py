@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from semantic_text_splitter import MarkdownSplitter, TextSplitter
 
 from llmops.domain.errors import DocumentTooLarge
-from llmops.domain.models import Chunk, ExtractedDocument
+from llmops.domain.models import Chunk, ExtractedDocument, Section
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -45,7 +45,7 @@ class Chunker:
     ) -> list[Chunk]:
         splitter = self._markdown_splitter if markdown else self._text_splitter
         chunks: list[Chunk] = []
-        for page, text in self._pieces(document, splitter):
+        for section, text in self._pieces(document, splitter):
             if max_chunks is not None and len(chunks) >= max_chunks:
                 raise DocumentTooLarge(
                     f"{source_key} yields more than {max_chunks} chunks (MAX_CHUNKS_PER_DOCUMENT); split the document"
@@ -57,7 +57,8 @@ class Chunker:
                     version=version,
                     title=document.title,
                     position=len(chunks),
-                    page=page,
+                    page=section.page,
+                    section=section.label,
                     text=text,
                     content_hash=content_hash(text),
                     token_count=len(self._tokenizer.encode(text).ids),
@@ -69,8 +70,9 @@ class Chunker:
     @staticmethod
     def _pieces(
         document: ExtractedDocument, splitter: TextSplitter | MarkdownSplitter
-    ) -> Iterator[tuple[int | None, str]]:
+    ) -> Iterator[tuple[Section, str]]:
+        # Each section is split on its own, so a chunk never spans two pages or two records.
         for section in document.sections:
             for text in splitter.chunks(section.text):
                 if text.strip():
-                    yield section.page, text
+                    yield section, text

@@ -32,10 +32,11 @@ def document_id_for(bucket: str, key: str) -> str:
 
 
 class Section(Frozen):
-    """A run of text from one page (PDF) or one part of a document."""
+    """A run of text from one page (PDF), one part of a document, or one record (a CSV row, a JSON line)."""
 
     text: str
     page: int | None = None
+    label: str | None = Field(default=None, description="Heading, row or record that names this section.")
 
 
 class ExtractedDocument(Frozen):
@@ -50,6 +51,7 @@ class Chunk(Frozen):
     title: str
     position: int = Field(ge=0, description="Order of the chunk within its document, from 0.")
     page: int | None = None
+    section: str | None = None
     text: str
     content_hash: str
     token_count: int

@@ -37,6 +37,7 @@ def index_body(dimension: int) -> dict[str, Any]:
                 "version": {"type": "keyword"},
                 "position": {"type": "integer"},
                 "page": {"type": "integer"},
+                "section": {"type": "keyword"},
                 "content_hash": {"type": "keyword"},
                 "token_count": {"type": "integer"},
                 "embedding_model": {"type": "keyword"},

@@ -26,6 +26,7 @@ def _schema(dimension: int) -> pa.Schema:
             pa.field("title", pa.string()),
             pa.field("position", pa.int32()),
             pa.field("page", pa.int32()),
+            pa.field("section", pa.string()),
             pa.field("text", pa.string()),
             pa.field("content_hash", pa.string()),
             pa.field("token_count", pa.int32()),
