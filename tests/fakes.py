@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from llmops.domain.models import Chunk, DocumentRef, DocumentStatus, ScoredChunk, Usage
-from llmops.ports import Generation, GenerationRequest, StoredObject
+from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentStatus, ScoredChunk, Usage
+from llmops.ports import Generation, GenerationRequest, Page, RecordUpdate, StoredObject
 
 
 class FakeObjectStore:
@@ -83,27 +83,72 @@ class FakeLanguageModel:
         return Generation(text=self.reply, usage=Usage(input_tokens=len(request.user.split()), output_tokens=7))
 
 
-@dataclass
 class FakeDocumentRegistry:
-    history: list[tuple[str, DocumentStatus, str | None]] = field(default_factory=list)
-    chunk_counts: dict[str, int] = field(default_factory=dict)
+    """The registry's semantics in memory: one record per document, the latest state of its latest version."""
 
-    def record(
+    def __init__(self) -> None:
+        self.records: dict[str, DocumentRecord] = {}
+        self.history: list[tuple[str, DocumentStatus, str | None]] = []
+
+    def record(self, ref: DocumentRef, status: DocumentStatus, update: RecordUpdate | None = None) -> None:
+        update = update or RecordUpdate()
+        previous = self.records.get(ref.document_id)
+        fields = previous.model_dump() if previous else {}
+        changes = {name: value for name, value in vars(update).items() if value is not None}
+        if update.reason is None and status is not DocumentStatus.FAILED:
+            fields["reason"] = None
+        self.records[ref.document_id] = DocumentRecord.model_validate(
+            {
+                **fields,
+                **changes,
+                "document_id": ref.document_id,
+                "bucket": ref.bucket,
+                "source_key": ref.key,
+                "version": ref.version_id or ref.etag or "unversioned",
+                "status": status,
+                "updated_at": f"t{len(self.history)}",
+            }
+        )
+        self.history.append((ref.key, status, self.records[ref.document_id].reason))
+
+    def get(self, document_id: str) -> DocumentRecord | None:
+        return self.records.get(document_id)
+
+    def list(
         self,
-        ref: DocumentRef,
-        status: DocumentStatus,
         *,
-        reason: str | None = None,
-        chunk_count: int | None = None,
-        embedding_model: str | None = None,
-    ) -> None:
-        self.history.append((ref.key, status, reason))
-        if chunk_count is not None:
-            self.chunk_counts[ref.key] = chunk_count
+        status: DocumentStatus | None = None,
+        prefix: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        matching = [
+            r
+            for r in sorted(self.records.values(), key=lambda r: r.source_key)
+            if (status is None or r.status is status) and (prefix is None or r.source_key.startswith(prefix))
+        ]
+        start = int(cursor or 0)
+        page = matching[start : start + limit]
+        return Page(records=page, next_cursor=str(start + limit) if start + limit < len(matching) else None)
 
     def last(self, key: str) -> tuple[DocumentStatus, str | None]:
         status, reason = next((s, r) for k, s, r in reversed(self.history) if k == key)
         return status, reason
+
+    @property
+    def chunk_counts(self) -> dict[str, int]:
+        return {r.source_key: r.chunk_count or 0 for r in self.records.values()}
+
+
+class FakeEmbeddingCache:
+    def __init__(self) -> None:
+        self.vectors: dict[tuple[str, str], NDArray[np.float32]] = {}
+
+    def get_many(self, model_id: str, content_hashes: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        return {h: self.vectors[(model_id, h)] for h in content_hashes if (model_id, h) in self.vectors}
+
+    def put_many(self, model_id: str, vectors: dict[str, NDArray[np.float32]]) -> None:
+        self.vectors.update({(model_id, h): v for h, v in vectors.items()})
 
 
 class FakeOpenSearchClient:

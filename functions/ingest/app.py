@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from llmops.composition import build_ingestion_service
 from llmops.domain.ingestion import IngestionService
@@ -21,37 +28,98 @@ from llmops.settings import Settings
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+class ObjectChange(BaseModel):
+    """One S3 change: the unit of idempotency (a redelivered event for the same version is not processed again)."""
+
+    change: Literal["created", "deleted"]
+    bucket: str
+    key: str
+    version: str
+    size: int | None = None
+    attempt: int = 1
+
+    @property
+    def ref(self) -> DocumentRef:
+        version = None if self.version in ("", "null") else self.version
+        return DocumentRef(bucket=self.bucket, key=self.key, version_id=version, size=self.size)
+
+
+def object_change(record: SQSRecord) -> ObjectChange:
+    event = S3EventNotificationEventBridgeModel.model_validate_json(record.body)
+    obj = event.detail.object
+    return ObjectChange(
+        change="deleted" if event.detail_type == "Object Deleted" else "created",
+        bucket=event.detail.bucket.name,
+        key=obj.key,
+        version=obj.version_id or obj.etag.strip('"'),
+        size=int(obj.size) if obj.size is not None else None,
+        attempt=int(record.attributes.approximate_receive_count or 1),
+    )
+
+
+@cache
+def settings() -> Settings:
+    return Settings()
+
+
 @cache
 def ingestion_service() -> IngestionService:
-    return build_ingestion_service(Settings())
+    return build_ingestion_service(settings())
+
+
+@cache
+def idempotency_config() -> IdempotencyConfig:
+    # The attempt number is left out of the key: a retry after a failure must run again, a duplicate must not.
+    return IdempotencyConfig(event_key_jmespath="[change, bucket, key, version]", expires_after_seconds=3600)
+
+
+@cache
+def apply_change() -> Callable[..., dict[str, Any]]:
+    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
+
+    @idempotent_function(data_keyword_argument="change", config=idempotency_config(), persistence_store=persistence)
+    def apply(change: ObjectChange) -> dict[str, Any]:
+        service = ingestion_service()
+        if change.change == "deleted":
+            metrics.add_metric(name="DocumentsDeleted", unit=MetricUnit.Count, value=1)
+            return service.remove(change.ref).model_dump(mode="json")
+        result = service.ingest(
+            change.ref, attempt=change.attempt, last_attempt=change.attempt >= settings().ingest_max_attempts
+        )
+        if result.status is DocumentStatus.INDEXED:
+            metrics.add_metric(name="DocumentsIndexed", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(
+                name="ChunksIndexed", unit=MetricUnit.Count, value=0 if result.unchanged else result.chunk_count
+            )
+        elif result.status is DocumentStatus.FAILED:
+            metrics.add_metric(name="DocumentsRejected", unit=MetricUnit.Count, value=1)
+        return result.model_dump(mode="json")
+
+    return apply
 
 
 @tracer.capture_method
-def handle_record(record: SQSRecord) -> None:
-    event = S3EventNotificationEventBridgeModel.model_validate_json(record.body)
-    obj = event.detail.object
-    ref = DocumentRef(
-        bucket=event.detail.bucket.name,
-        key=obj.key,
-        version_id=obj.version_id,
-        etag=obj.etag.strip('"') or None,
-        size=int(obj.size) if obj.size is not None else None,
-    )
-    logger.append_keys(source_key=ref.key)
-    if event.detail_type == "Object Deleted":
-        ingestion_service().remove(ref)
-        metrics.add_metric(name="DocumentsDeleted", unit=MetricUnit.Count, value=1)
-        return
-    result = ingestion_service().ingest(ref)
-    if result.status is DocumentStatus.INDEXED:
-        metrics.add_metric(name="DocumentsIndexed", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="ChunksIndexed", unit=MetricUnit.Count, value=result.chunk_count)
-    elif result.status is DocumentStatus.FAILED:
-        metrics.add_metric(name="DocumentsRejected", unit=MetricUnit.Count, value=1)
+def handle_record(record: SQSRecord) -> dict[str, Any]:
+    change = object_change(record)
+    logger.append_keys(source_key=change.key)
+    return apply_change()(change=change)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    idempotency_config().register_lambda_context(context)
+    _mark_batch_queued(event)
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+
+
+def _mark_batch_queued(event: dict[str, Any]) -> None:
+    """Documents further down the batch show `queued` while the ones before them are processed."""
+    for raw in event.get("Records", [])[1:]:
+        try:
+            change = object_change(SQSRecord(raw))
+        except ValueError:
+            continue  # a malformed record is reported by the batch processor, not here
+        if change.change == "created":
+            ingestion_service().mark_queued(change.ref)

@@ -6,6 +6,7 @@ shutdown) and puts them back when it starts again; the vector store (LanceDB) pe
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +14,28 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 _MANIFEST = "objects.json"
+_BYTES = "__base64__"
+
+
+def _encode(value: Any) -> Any:
+    """DynamoDB items as JSON: binary attributes (B) become base64 strings."""
+    if isinstance(value, bytes):
+        return {_BYTES: base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_BYTES}:
+            return base64.b64decode(value[_BYTES])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
 
 
 class LocalStateStore:
@@ -75,14 +98,14 @@ class LocalStateStore:
         with temporary.open("w") as out:
             for page in dynamodb.get_paginator("scan").paginate(TableName=table):
                 for item in page.get("Items", []):
-                    out.write(json.dumps(item) + "\n")
+                    out.write(json.dumps(_encode(item)) + "\n")
         temporary.replace(path)
 
     def _restore_table(self, path: Path, table: str) -> int:
         if not path.exists():
             return 0
         dynamodb = self._client("dynamodb")
-        items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        items = [_decode(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
         for start in range(0, len(items), 25):
             batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
             dynamodb.batch_write_item(RequestItems={table: batch})

@@ -27,6 +27,9 @@ def _quiet_powertools(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+    # Redelivery protection needs its DynamoDB table; the integration tests run it against the emulator.
+    monkeypatch.setenv("POWERTOOLS_IDEMPOTENCY_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 def _context() -> LocalLambdaContext:

@@ -111,3 +111,54 @@ def test_given_an_unexpected_error_then_it_is_recorded_and_raised_for_retry(embe
         service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt"))
     status, reason = registry.last("documents/a.txt")
     assert status is DocumentStatus.FAILED and "will retry" in (reason or "")
+
+
+def test_given_identical_content_reuploaded_then_no_chunking_embedding_or_indexing_happens(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    store = FakeObjectStore({"documents/a.txt": b"Stable content about kites. " * 20})
+    service, index, registry = _service(embedder, store)
+    first = service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v1"))
+    writes = index.writes
+
+    again = service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v2"))
+
+    assert again.unchanged and again.chunk_count == first.chunk_count
+    assert index.writes == writes
+    assert registry.get(again.document_id).version == "v2"  # the record follows the latest version
+
+
+def test_given_an_edited_document_then_only_changed_chunks_are_embedded(embedder: OnnxMiniLmEmbedder) -> None:
+    from llmops.domain.embedding_cache import CachingEmbedder
+    from tests.fakes import FakeEmbeddingCache
+
+    paragraphs = [f"Paragraph {i} explains a different topic about sailing boats and knots." * 3 for i in range(12)]
+    store = FakeObjectStore({"documents/a.md": "\n\n".join(paragraphs).encode()})
+    caching = CachingEmbedder(embedder, FakeEmbeddingCache())
+    service, _, _ = _service(embedder, store)
+    service._embedder = caching
+    service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.md", version_id="v1"))
+    first_misses = caching.misses
+
+    paragraphs[-1] = "A brand new closing paragraph about lighthouses."
+    store.objects["documents/a.md"] = "\n\n".join(paragraphs).encode()
+    service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.md", version_id="v2"))
+
+    assert first_misses > 3
+    assert caching.misses - first_misses <= 2
+    assert caching.hits >= first_misses - 2
+
+
+def test_given_the_last_attempt_fails_then_the_reason_says_it_was_dead_lettered(embedder: OnnxMiniLmEmbedder) -> None:
+    class BrokenIndex(FakeVectorIndex):
+        def replace_document(self, *args: object, **kwargs: object) -> None:
+            raise TimeoutError("collection timed out")
+
+    service, _, registry = _service(embedder, FakeObjectStore({"documents/a.txt": b"text"}))
+    service._index = BrokenIndex()
+
+    with pytest.raises(TimeoutError):
+        service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt"), attempt=3, last_attempt=True)
+    status, reason = registry.last("documents/a.txt")
+    assert status is DocumentStatus.FAILED
+    assert "failed 3 times, moved to the dead-letter queue" in (reason or "")

@@ -121,8 +121,20 @@ def build_document_registry(settings: Settings) -> DocumentRegistry:
     return DynamoDbDocumentRegistry(table)
 
 
-def build_ingestion_service(settings: Settings) -> IngestionService:
+def build_document_embedder(settings: Settings) -> Embedder:
+    """The embedder for document chunks: behind the embedding cache when one is configured."""
     embedder = build_embedder(settings)
+    if not settings.embedding_cache_table:
+        return embedder
+    from llmops.adapters.aws.dynamodb_embedding_cache import DynamoDbEmbeddingCache
+    from llmops.domain.embedding_cache import CachingEmbedder
+
+    cache = DynamoDbEmbeddingCache(_boto3_client("dynamodb", settings), settings.embedding_cache_table)
+    return CachingEmbedder(embedder, cache)
+
+
+def build_ingestion_service(settings: Settings) -> IngestionService:
+    embedder = build_document_embedder(settings)
     return IngestionService(
         store=build_object_store(settings),
         embedder=embedder,

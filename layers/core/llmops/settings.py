@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     documents_bucket: str = Field(default="", alias="DOCUMENTS_BUCKET")
     documents_prefix: str = Field(default="documents/", alias="DOCUMENTS_PREFIX")
     documents_table: str = Field(default="", alias="DOCUMENTS_TABLE")
+    idempotency_table: str = Field(default="", alias="IDEMPOTENCY_TABLE")
+    embedding_cache_table: str = Field(default="", alias="EMBEDDING_CACHE_TABLE")
+    # The ingest queue's maxReceiveCount: the attempt that fails for the last time says the message is dead-lettered.
+    ingest_max_attempts: int = Field(default=3, gt=0, alias="INGEST_MAX_ATTEMPTS")
     max_object_bytes: int = Field(default=50 * 1024 * 1024, gt=0, alias="MAX_OBJECT_BYTES")
     max_chunks_per_document: int = Field(default=20_000, gt=0, alias="MAX_CHUNKS_PER_DOCUMENT")
 

@@ -28,6 +28,7 @@ class Chunker:
             raise ValueError(f"chunk overlap ({overlap_tokens}) must be smaller than the chunk size ({max_tokens})")
         self._tokenizer = tokenizer
         self._embedding_model = embedding_model
+        self.signature = f"semantic-text-splitter/{max_tokens}/{overlap_tokens}"
         capacity = max_tokens - _SPECIAL_TOKENS
         overlap = min(overlap_tokens, capacity // 2)
         self._text_splitter = TextSplitter.from_huggingface_tokenizer(tokenizer, capacity, overlap=overlap)

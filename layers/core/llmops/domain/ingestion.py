@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -11,12 +12,19 @@ from aws_lambda_powertools import Logger
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import DocumentNotFound, DocumentRejected, DocumentTooLarge
 from llmops.domain.extraction import extract
-from llmops.domain.models import DocumentRef, DocumentStatus, IngestionResult
-from llmops.ports import DocumentRegistry, Embedder, ObjectStore, VectorIndex
+from llmops.domain.models import DocumentRecord, DocumentRef, DocumentStatus, IngestionResult
+from llmops.ports import DocumentRegistry, Embedder, ObjectStore, RecordUpdate, VectorIndex
 
 logger = Logger(child=True)
 
 _MARKDOWN_SUFFIXES = {".md", ".markdown"}
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    chunk_count: int
+    content_hash: str
+    unchanged: bool
 
 
 @dataclass(frozen=True)
@@ -43,53 +51,84 @@ class IngestionService:
         self._limits = limits
         self._index_ready = False
 
-    def ingest(self, ref: DocumentRef) -> IngestionResult:
+    def mark_queued(self, ref: DocumentRef) -> None:
+        self._registry.record(ref, DocumentStatus.QUEUED)
+
+    def ingest(self, ref: DocumentRef, attempt: int = 1, last_attempt: bool = False) -> IngestionResult:
         """Index one document version, replacing the chunks of its earlier version.
 
         A document the platform cannot ingest as it is ends `failed` with the reason; any other error is
-        recorded and raised again so that the message is retried and, in the end, dead-lettered.
+        recorded and raised again so that the message is retried and, after its last attempt, dead-lettered.
         """
         started = time.perf_counter()
-        self._registry.record(ref, DocumentStatus.PROCESSING)
+        previous = self._registry.get(ref.document_id)
+        self._registry.record(ref, DocumentStatus.PROCESSING, RecordUpdate(attempts=attempt))
         try:
-            chunk_count = self._index_document(ref)
+            outcome = self._index_document(ref, previous)
         except DocumentNotFound:
             logger.info("Object is gone before it could be ingested", extra={"key": ref.key})
             return IngestionResult(document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.DELETED)
         except DocumentRejected as rejection:
             logger.warning("Document rejected", extra={"key": ref.key, "reason": str(rejection)})
-            self._registry.record(ref, DocumentStatus.FAILED, reason=str(rejection))
+            self._registry.record(ref, DocumentStatus.FAILED, RecordUpdate(reason=str(rejection)))
             return IngestionResult(
                 document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.FAILED, reason=str(rejection)
             )
         except Exception as error:
-            self._registry.record(ref, DocumentStatus.FAILED, reason=f"internal error, will retry: {error!r}")
+            reason = (
+                f"failed {attempt} times, moved to the dead-letter queue (re-drive it once fixed): {error!r}"
+                if last_attempt
+                else f"attempt {attempt} failed, will retry: {error!r}"
+            )
+            self._registry.record(ref, DocumentStatus.FAILED, RecordUpdate(reason=reason))
             raise
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
         self._registry.record(
-            ref, DocumentStatus.INDEXED, chunk_count=chunk_count, embedding_model=self._embedder.model_id
+            ref,
+            DocumentStatus.INDEXED,
+            RecordUpdate(
+                chunk_count=outcome.chunk_count,
+                content_hash=outcome.content_hash,
+                embedding_model=self._embedder.model_id,
+                chunking=self._chunker.signature,
+                duration_ms=duration_ms,
+            ),
         )
         logger.info(
             "Document indexed",
-            extra={"key": ref.key, "chunks": chunk_count, "seconds": round(time.perf_counter() - started, 3)},
+            extra={"key": ref.key, "chunks": outcome.chunk_count, "unchanged": outcome.unchanged, "ms": duration_ms},
         )
         return IngestionResult(
-            document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.INDEXED, chunk_count=chunk_count
+            document_id=ref.document_id,
+            source_key=ref.key,
+            status=DocumentStatus.INDEXED,
+            chunk_count=outcome.chunk_count,
+            unchanged=outcome.unchanged,
         )
 
     def remove(self, ref: DocumentRef) -> IngestionResult:
         self._ensure_index()
         removed = self._index.delete_document(ref.document_id)
-        self._registry.record(ref, DocumentStatus.DELETED, chunk_count=0)
+        self._registry.record(ref, DocumentStatus.DELETED, RecordUpdate(chunk_count=0))
         logger.info("Document removed", extra={"key": ref.key, "chunks_removed": removed})
         return IngestionResult(document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.DELETED)
 
-    def _index_document(self, ref: DocumentRef) -> int:
+    def _index_document(self, ref: DocumentRef, previous: DocumentRecord | None) -> _Outcome:
         size = ref.size if ref.size is not None else self._store.head_size(ref)
         if size > self._limits.max_object_bytes:
             raise DocumentTooLarge(
                 f"{ref.key} is {size} bytes, over the limit of {self._limits.max_object_bytes} (MAX_OBJECT_BYTES)"
             )
         stored = self._store.get(ref)
+        digest = hashlib.sha256(stored.body).hexdigest()
+        if (
+            previous is not None
+            and previous.status is DocumentStatus.INDEXED
+            and previous.content_hash == digest
+            and previous.embedding_model == self._embedder.model_id
+            and previous.chunking == self._chunker.signature
+        ):
+            return _Outcome(chunk_count=previous.chunk_count or 0, content_hash=digest, unchanged=True)
         document = extract(stored.body, ref.key, stored.content_type)
         chunks = self._chunker.chunk(
             document,
@@ -102,7 +141,7 @@ class IngestionService:
         vectors = self._embedder.embed([chunk.text for chunk in chunks])
         self._ensure_index()
         self._index.replace_document(ref.document_id, chunks, vectors)
-        return len(chunks)
+        return _Outcome(chunk_count=len(chunks), content_hash=digest, unchanged=False)
 
     def _ensure_index(self) -> None:
         if not self._index_ready:

@@ -71,12 +71,33 @@ class DocumentStatus(StrEnum):
     DELETED = "deleted"
 
 
+class DocumentRecord(Frozen):
+    """The registry's view of a document: the state of its latest version."""
+
+    document_id: str
+    bucket: str
+    source_key: str
+    version: str
+    status: DocumentStatus
+    reason: str | None = None
+    size_bytes: int | None = None
+    chunk_count: int | None = None
+    content_hash: str | None = Field(default=None, description="sha256 of the object's bytes.")
+    embedding_model: str | None = None
+    chunking: str | None = Field(default=None, description="The chunker settings the chunks were made with.")
+    attempts: int = 0
+    updated_at: str
+    started_at: str | None = None
+    duration_ms: float | None = None
+
+
 class IngestionResult(Frozen):
     document_id: str
     source_key: str
     status: DocumentStatus
     chunk_count: int = 0
     reason: str | None = None
+    unchanged: bool = Field(default=False, description="Same content, model and chunking as indexed: no work done.")
 
 
 class Citation(Frozen):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from llmops.domain.models import Chunk, DocumentRef, DocumentStatus, ScoredChunk, Usage
+from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentStatus, ScoredChunk, Usage
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,15 +83,45 @@ class LanguageModel(Protocol):
     def generate(self, request: GenerationRequest) -> Generation: ...
 
 
+@dataclass(frozen=True)
+class RecordUpdate:
+    """What changes in a document's registry record along with its status; None leaves a field as it is."""
+
+    reason: str | None = None
+    chunk_count: int | None = None
+    content_hash: str | None = None
+    embedding_model: str | None = None
+    chunking: str | None = None
+    attempts: int | None = None
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[DocumentRecord]
+    next_cursor: str | None
+
+
 class DocumentRegistry(Protocol):
     """Visible state of every document version (queued, processing, indexed, failed, deleted)."""
 
-    def record(
+    def record(self, ref: DocumentRef, status: DocumentStatus, update: RecordUpdate | None = None) -> None: ...
+
+    def get(self, document_id: str) -> DocumentRecord | None: ...
+
+    def list(
         self,
-        ref: DocumentRef,
-        status: DocumentStatus,
         *,
-        reason: str | None = None,
-        chunk_count: int | None = None,
-        embedding_model: str | None = None,
-    ) -> None: ...
+        status: DocumentStatus | None = None,
+        prefix: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page: ...
+
+
+class EmbeddingCache(Protocol):
+    """Vectors already computed, keyed by embedding model and chunk content hash."""
+
+    def get_many(self, model_id: str, content_hashes: Sequence[str]) -> dict[str, NDArray[np.float32]]: ...
+
+    def put_many(self, model_id: str, vectors: dict[str, NDArray[np.float32]]) -> None: ...

@@ -1,30 +1,61 @@
-"""The document registry in DynamoDB: one item per document, holding the state of its latest version."""
+"""The document registry in DynamoDB: one item per document, holding the state of its latest version.
+
+A global secondary index on (status, source_key) serves "all failed documents under a prefix" without a scan.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from llmops.domain.models import DocumentRef, DocumentStatus
+from boto3.dynamodb.conditions import Attr, Key
+
+from llmops.domain.models import DocumentRecord, DocumentRef, DocumentStatus
+from llmops.ports import Page, RecordUpdate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+
+STATUS_INDEX = "by-status"
+_UPDATE_FIELDS = ("reason", "chunk_count", "content_hash", "embedding_model", "chunking", "attempts", "duration_ms")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    plain = {name: (int(v) if isinstance(v, Decimal) else v) for name, v in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        return dict(json.loads(base64.urlsafe_b64decode(cursor.encode())))
+    except ValueError as error:
+        raise ValueError("invalid pagination cursor") from error
+
+
+def _record(item: dict[str, Any]) -> DocumentRecord:
+    plain = {k: (float(v) if isinstance(v, Decimal) else v) for k, v in item.items()}
+    for integer in ("size_bytes", "chunk_count", "attempts"):
+        if integer in plain:
+            plain[integer] = int(plain[integer])
+    return DocumentRecord.model_validate(plain)
 
 
 class DynamoDbDocumentRegistry:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def record(
-        self,
-        ref: DocumentRef,
-        status: DocumentStatus,
-        *,
-        reason: str | None = None,
-        chunk_count: int | None = None,
-        embedding_model: str | None = None,
-    ) -> None:
-        now = datetime.now(UTC).isoformat()
+    def record(self, ref: DocumentRef, status: DocumentStatus, update: RecordUpdate | None = None) -> None:
+        update = update or RecordUpdate()
+        now = _now()
         values: dict[str, Any] = {
             ":bucket": ref.bucket,
             ":key": ref.key,
@@ -45,17 +76,13 @@ class DynamoDbDocumentRegistry:
         if ref.size is not None:
             sets.append("size_bytes = :size")
             values[":size"] = ref.size
-        if reason is not None:
-            sets.append("reason = :reason")
-            values[":reason"] = reason
-        elif status is not DocumentStatus.FAILED:
+        for name in _UPDATE_FIELDS:
+            value = getattr(update, name)
+            if value is not None:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = Decimal(str(value)) if isinstance(value, float) else value
+        if update.reason is None and status is not DocumentStatus.FAILED:
             removes.append("reason")
-        if chunk_count is not None:
-            sets.append("chunk_count = :chunks")
-            values[":chunks"] = chunk_count
-        if embedding_model is not None:
-            sets.append("embedding_model = :model")
-            values[":model"] = embedding_model
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         self._table.update_item(
             Key={"document_id": ref.document_id},
@@ -64,5 +91,31 @@ class DynamoDbDocumentRegistry:
             ExpressionAttributeValues=values,
         )
 
-    def get(self, document_id: str) -> dict[str, Any] | None:
-        return self._table.get_item(Key={"document_id": document_id}).get("Item")
+    def get(self, document_id: str) -> DocumentRecord | None:
+        item = self._table.get_item(Key={"document_id": document_id}, ConsistentRead=True).get("Item")
+        return _record(item) if item else None
+
+    def list(
+        self,
+        *,
+        status: DocumentStatus | None = None,
+        prefix: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        arguments: dict[str, Any] = {"Limit": limit}
+        if cursor:
+            arguments["ExclusiveStartKey"] = _decode_cursor(cursor)
+        if status is not None:
+            condition: Any = Key("status").eq(status.value)
+            if prefix:
+                condition = condition & Key("source_key").begins_with(prefix)
+            response = self._table.query(IndexName=STATUS_INDEX, KeyConditionExpression=condition, **arguments)
+        else:
+            if prefix:
+                arguments["FilterExpression"] = Attr("source_key").begins_with(prefix)
+            response = self._table.scan(**arguments)
+        return Page(
+            records=[_record(item) for item in response.get("Items", [])],
+            next_cursor=_encode_cursor(response.get("LastEvaluatedKey")),
+        )
