@@ -264,7 +264,7 @@ def extract_html(body: bytes, key: str) -> ExtractedDocument:
     script_share = script_chars / markup_chars
     if script_share >= _SCRIPT_SHARE_OF_A_SHELL and len(text) < _SHELL_TEXT_CHARS:
         raise UnreadableDocument(
-            f"{key} contains no extractable text: {script_share:.0%} of the page is script and it has "
+            f"{key} contains no extractable text: {int(script_share * 100)}% of the page is script and it has "
             f"{len(text)} characters of readable text (a page rendered by JavaScript? save the rendered page "
             "or print it to PDF)"
         )
@@ -302,6 +302,10 @@ def extract_pdf(body: bytes, key: str) -> ExtractedDocument:
     except MemoryError:
         raise
     except Exception as error:  # pypdf raises many kinds of error on damaged files; all mean the same here
+        if b"%%EOF" not in body[-1024:]:
+            raise UnreadableDocument(
+                f"{key} is not a readable PDF: it is truncated (no %%EOF marker at its end); upload it again"
+            ) from error
         raise UnreadableDocument(f"{key} is not a readable PDF: {error or type(error).__name__}") from error
     if not pages:
         raise UnreadableDocument(f"{key} is a PDF with no pages")
@@ -364,6 +368,7 @@ def _docx_table_text(table: Table) -> str:
 
 def _docx_package_problem(body: bytes) -> str | None:
     import zipfile
+    import zlib
 
     if body.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return (
@@ -379,7 +384,7 @@ def _docx_package_problem(body: bytes) -> str | None:
             if "word/document.xml" not in names:
                 return "is a ZIP file but not a Word document (it has no word/document.xml)"
             damaged = package.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as error:
         return f"is a damaged DOCX ({error}): upload it again"
     if damaged is not None:
         return f"is a damaged DOCX (its part {damaged} is corrupt): upload it again"
@@ -389,6 +394,7 @@ def _docx_package_problem(body: bytes) -> str | None:
 def extract_docx(body: bytes, key: str) -> ExtractedDocument:
     import docx
     from docx.table import Table
+    from lxml.etree import XMLSyntaxError
 
     if problem := _docx_package_problem(body):
         raise UnreadableDocument(f"{key} {problem}")
@@ -396,9 +402,11 @@ def extract_docx(body: bytes, key: str) -> ExtractedDocument:
         document = docx.Document(io.BytesIO(body))
         blocks = list(document.iter_inner_content())
         metadata_title = document.core_properties.title or ""
+    except XMLSyntaxError as error:
+        raise UnreadableDocument(f"{key} is a damaged DOCX: its XML is not well-formed ({error})") from error
     except MemoryError:
         raise
-    except Exception as error:  # broken XML, missing parts, a .docm or template content type
+    except Exception as error:  # missing parts, a macro-enabled or template content type
         raise UnreadableDocument(f"{key} is not a readable DOCX: {error or type(error).__name__}") from error
 
     sections: list[Section] = []
