@@ -34,14 +34,14 @@ class ObjectChange(BaseModel):
     change: Literal["created", "deleted"]
     bucket: str
     key: str
-    version: str
+    version_id: str | None = None
+    etag: str | None = None
     size: int | None = None
     attempt: int = 1
 
     @property
     def ref(self) -> DocumentRef:
-        version = None if self.version in ("", "null") else self.version
-        return DocumentRef(bucket=self.bucket, key=self.key, version_id=version, size=self.size)
+        return DocumentRef(bucket=self.bucket, key=self.key, version_id=self.version_id, etag=self.etag, size=self.size)
 
 
 def object_change(record: SQSRecord) -> ObjectChange:
@@ -51,7 +51,9 @@ def object_change(record: SQSRecord) -> ObjectChange:
         change="deleted" if event.detail_type == "Object Deleted" else "created",
         bucket=event.detail.bucket.name,
         key=obj.key,
-        version=obj.version_id or obj.etag.strip('"'),
+        # Unversioned buckets report the version as "null".
+        version_id=obj.version_id if obj.version_id not in (None, "", "null") else None,
+        etag=obj.etag.strip('"') or None,
         size=int(obj.size) if obj.size is not None else None,
         attempt=int(record.attributes.approximate_receive_count or 1),
     )
@@ -70,7 +72,7 @@ def ingestion_service() -> IngestionService:
 @cache
 def idempotency_config() -> IdempotencyConfig:
     # The attempt number is left out of the key: a retry after a failure must run again, a duplicate must not.
-    return IdempotencyConfig(event_key_jmespath="[change, bucket, key, version]", expires_after_seconds=3600)
+    return IdempotencyConfig(event_key_jmespath="[change, bucket, key, version_id, etag]", expires_after_seconds=3600)
 
 
 @cache

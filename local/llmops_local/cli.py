@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
-from llmops_local.documents import Upload, list_documents, run_backfill, upload, wait_until_settled
+from llmops_local.documents import Upload, list_documents, redrive, run_backfill, upload, wait_until_settled
 from llmops_local.platform import LocalPlatform, PlatformConfig, PlatformError, find_project_root
 
 app = typer.Typer(help="The LLMOps platform, locally: no AWS account, no Docker.", no_args_is_help=True)
@@ -158,22 +158,43 @@ def ask(
 
 
 @app.command()
-def docs(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
-    """List documents with their status, chunk count and failure reason."""
+def docs(
+    home: HomeOption,
+    status: Annotated[str | None, typer.Option(help="Only documents in this status (e.g. failed).")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Only keys under this prefix.")] = None,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """List documents with their status, chunk count and failure reason (GET /documents)."""
     _quiet_libraries()
     with platform_endpoints(home, aws_port, api_port) as endpoints:
-        records = list_documents(endpoints)
-    table = Table("document", "status", "chunks", "version", "updated", "reason")
+        records = list_documents(endpoints, status, prefix)
+    table = Table("document", "status", "chunks", "bytes", "ms", "updated", "reason")
     for record in records:
         table.add_row(
-            record.get("source_key", ""),
-            record.get("status", ""),
-            str(record.get("chunk_count", "")),
-            str(record.get("version", ""))[:12],
-            str(record.get("updated_at", ""))[:19],
-            record.get("reason", ""),
+            record["source_key"],
+            record["status"],
+            str(record.get("chunk_count") or ""),
+            str(record.get("size_bytes") or ""),
+            str(round(record["duration_ms"])) if record.get("duration_ms") else "",
+            record["updated_at"][:19],
+            record.get("reason") or "",
         )
     console.print(table)
+
+
+@app.command("redrive")
+def redrive_command(
+    home: HomeOption,
+    limit: Annotated[int, typer.Option(help="Most messages to move.")] = 1000,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """Move dead-lettered ingestion messages back to the ingest queue (POST /documents/redrive)."""
+    _quiet_libraries()
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        result = redrive(endpoints, limit)
+    console.print(f"Re-drove {result['moved']} message(s); {result['remaining']} left in the dead-letter queue.")
 
 
 @app.command()

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from llmops.domain.models import DocumentStatus, document_id_for
 from llmops_local.connection import PlatformEndpoints
 
@@ -92,13 +94,28 @@ def wait_until_settled(
         time.sleep(0.5)
 
 
-def list_documents(endpoints: PlatformEndpoints) -> list[dict[str, Any]]:
-    dynamodb = endpoints.client("dynamodb")
-    records = []
-    for page in dynamodb.get_paginator("scan").paginate(TableName=endpoints.tables["DocumentsTable"]):
-        for raw in page.get("Items", []):
-            records.append({name: next(iter(value.values())) for name, value in raw.items()})
-    return sorted(records, key=lambda r: r.get("source_key", ""))
+def list_documents(
+    endpoints: PlatformEndpoints, status: str | None = None, prefix: str | None = None
+) -> list[dict[str, Any]]:
+    """Every page of GET /documents."""
+    records: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        parameters: dict[str, str] = {"limit": "200"}
+        parameters.update({k: v for k, v in {"status": status, "prefix": prefix, "cursor": cursor}.items() if v})
+        response = requests.get(f"{endpoints.api_url}/documents", params=parameters, timeout=60)
+        response.raise_for_status()
+        page = response.json()
+        records.extend(page["documents"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return sorted(records, key=lambda r: r["source_key"])
+
+
+def redrive(endpoints: PlatformEndpoints, limit: int) -> dict[str, int]:
+    response = requests.post(f"{endpoints.api_url}/documents/redrive", json={"limit": limit}, timeout=300)
+    response.raise_for_status()
+    return dict(response.json())
 
 
 def run_backfill(endpoints: PlatformEndpoints, prefix: str, timeout_seconds: float = 600) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 
 from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
+from llmops.domain.documents import DocumentCatalog
 from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.ports import DocumentRegistry, Embedder, LanguageModel, ObjectStore, VectorIndex
 from llmops.settings import EmbeddingProvider, LlmProvider, Settings, VectorStoreKind
@@ -161,3 +162,14 @@ def build_answering_service(settings: Settings) -> QuestionAnsweringService:
             temperature=settings.llm_temperature,
         ),
     )
+
+
+def build_document_catalog(settings: Settings) -> DocumentCatalog:
+    from llmops.adapters.aws.sqs_dead_letters import SqsDeadLetters
+
+    if not (settings.ingest_queue_url and settings.ingest_dead_letter_queue_url):
+        raise ValueError("INGEST_QUEUE_URL and INGEST_DEAD_LETTER_QUEUE_URL are required")
+    dead_letters = SqsDeadLetters(
+        _boto3_client("sqs", settings), settings.ingest_dead_letter_queue_url, settings.ingest_queue_url
+    )
+    return DocumentCatalog(build_document_registry(settings), dead_letters)

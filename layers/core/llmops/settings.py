@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     idempotency_table: str = Field(default="", alias="IDEMPOTENCY_TABLE")
     embedding_cache_table: str = Field(default="", alias="EMBEDDING_CACHE_TABLE")
     # The ingest queue's maxReceiveCount: the attempt that fails for the last time says the message is dead-lettered.
+    ingest_queue_url: str = Field(default="", alias="INGEST_QUEUE_URL")
+    ingest_dead_letter_queue_url: str = Field(default="", alias="INGEST_DEAD_LETTER_QUEUE_URL")
     ingest_max_attempts: int = Field(default=3, gt=0, alias="INGEST_MAX_ATTEMPTS")
     max_object_bytes: int = Field(default=50 * 1024 * 1024, gt=0, alias="MAX_OBJECT_BYTES")
     max_chunks_per_document: int = Field(default=20_000, gt=0, alias="MAX_CHUNKS_PER_DOCUMENT")

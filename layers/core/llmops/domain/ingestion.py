@@ -62,11 +62,11 @@ class IngestionService:
         """
         started = time.perf_counter()
         previous = self._registry.get(ref.document_id)
-        self._registry.record(ref, DocumentStatus.PROCESSING, RecordUpdate(attempts=attempt))
         try:
-            outcome = self._index_document(ref, previous)
+            outcome = self._index_document(ref, previous, attempt)
         except DocumentNotFound:
-            logger.info("Object is gone before it could be ingested", extra={"key": ref.key})
+            # A later version, or a deletion, has overtaken this event; its own event tells the registry.
+            logger.info("Object version is gone before it could be ingested", extra={"key": ref.key})
             return IngestionResult(document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.DELETED)
         except DocumentRejected as rejection:
             logger.warning("Document rejected", extra={"key": ref.key, "reason": str(rejection)})
@@ -113,13 +113,14 @@ class IngestionService:
         logger.info("Document removed", extra={"key": ref.key, "chunks_removed": removed})
         return IngestionResult(document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.DELETED)
 
-    def _index_document(self, ref: DocumentRef, previous: DocumentRecord | None) -> _Outcome:
+    def _index_document(self, ref: DocumentRef, previous: DocumentRecord | None, attempt: int) -> _Outcome:
         size = ref.size if ref.size is not None else self._store.head_size(ref)
         if size > self._limits.max_object_bytes:
             raise DocumentTooLarge(
                 f"{ref.key} is {size} bytes, over the limit of {self._limits.max_object_bytes} (MAX_OBJECT_BYTES)"
             )
         stored = self._store.get(ref)
+        self._registry.record(ref, DocumentStatus.PROCESSING, RecordUpdate(attempts=attempt))
         digest = hashlib.sha256(stored.body).hexdigest()
         if (
             previous is not None

@@ -125,3 +125,13 @@ class EmbeddingCache(Protocol):
     def get_many(self, model_id: str, content_hashes: Sequence[str]) -> dict[str, NDArray[np.float32]]: ...
 
     def put_many(self, model_id: str, vectors: dict[str, NDArray[np.float32]]) -> None: ...
+
+
+class DeadLetters(Protocol):
+    """Messages that failed every attempt, parked until someone re-drives them."""
+
+    def redrive(self, limit: int) -> int:
+        """Move up to `limit` messages back to their source queue; returns how many moved."""
+        ...
+
+    def count(self) -> int: ...

@@ -1,0 +1,81 @@
+"""Documents function: GET /documents, GET /documents/{document_id}, POST /documents/redrive."""
+
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from llmops.composition import build_document_catalog
+from llmops.domain.documents import MAX_PAGE_SIZE, DocumentCatalog
+from llmops.domain.errors import DocumentNotFound
+from llmops.domain.models import DocumentRecord, DocumentStatus
+from llmops.observability import logger, metrics, tracer
+from llmops.settings import Settings
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentRecord]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; absent on the last page.")
+
+
+class RedriveRequest(BaseModel):
+    limit: int = Field(default=100, ge=1, le=10_000)
+
+
+class RedriveResponse(BaseModel):
+    moved: int
+    remaining: int
+
+
+@cache
+def catalog() -> DocumentCatalog:
+    return build_document_catalog(Settings())
+
+
+@app.get("/documents")
+@tracer.capture_method
+def list_documents(
+    status: Annotated[DocumentStatus | None, Query()] = None,
+    prefix: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+) -> DocumentList:
+    page = catalog().list(status=status, prefix=prefix, limit=limit, cursor=cursor)
+    return DocumentList(documents=page.records, next_cursor=page.next_cursor)
+
+
+@app.get("/documents/<document_id>")
+@tracer.capture_method
+def get_document(document_id: str) -> DocumentRecord:
+    return catalog().get(document_id)
+
+
+@app.post("/documents/redrive")
+@tracer.capture_method
+def redrive(request: Annotated[RedriveRequest, Body()]) -> RedriveResponse:
+    result = catalog().redrive(request.limit)
+    logger.info("Re-drove dead-lettered documents", extra={"moved": result.moved, "remaining": result.remaining})
+    return RedriveResponse(moved=result.moved, remaining=result.remaining)
+
+
+@app.exception_handler(DocumentNotFound)
+def not_found(error: DocumentNotFound) -> Response[dict[str, str]]:
+    return Response(status_code=404, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+
+
+@app.exception_handler(ValueError)
+def bad_cursor(error: ValueError) -> Response[dict[str, str]]:
+    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
