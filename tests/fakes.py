@@ -66,6 +66,9 @@ class FakeVectorIndex:
         scored = [ScoredChunk(chunk=c, score=float(np.dot(v, vector))) for c, v in self.rows]
         return sorted(scored, key=lambda s: s.score, reverse=True)[:k]
 
+    def count(self) -> int:
+        return len(self.rows)
+
 
 @dataclass
 class FakeLanguageModel:

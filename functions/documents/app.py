@@ -1,4 +1,5 @@
-"""Documents function: GET /documents, GET /documents/{document_id}, POST /documents/redrive."""
+"""Documents function: GET /documents, GET /documents/{document_id}, POST /documents/redrive,
+and the vector index: GET /index, POST /index/reindex, POST /index/rollback."""
 
 from functools import cache
 from typing import Annotated, Any
@@ -9,10 +10,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from llmops.composition import build_document_catalog
+from llmops.composition import build_document_catalog, build_index_admin
 from llmops.domain.documents import MAX_PAGE_SIZE, DocumentCatalog
-from llmops.domain.errors import DocumentNotFound
-from llmops.domain.models import DocumentRecord, DocumentStatus
+from llmops.domain.errors import DocumentNotFound, InvalidCursor, NothingToRollBack, ReindexInProgress
+from llmops.domain.models import DocumentRecord, DocumentStatus, IndexState
+from llmops.domain.reindex import IndexAdmin
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
@@ -33,9 +35,24 @@ class RedriveResponse(BaseModel):
     remaining: int
 
 
+class ReindexStarted(BaseModel):
+    target: str = Field(description="The index being built; readers switch to it when it is complete.")
+    execution_id: str
+
+
+@cache
+def settings() -> Settings:
+    return Settings()
+
+
 @cache
 def catalog() -> DocumentCatalog:
-    return build_document_catalog(Settings())
+    return build_document_catalog(settings())
+
+
+@cache
+def index_admin() -> IndexAdmin:
+    return build_index_admin(settings())
 
 
 @app.get("/documents")
@@ -64,13 +81,43 @@ def redrive(request: Annotated[RedriveRequest, Body()]) -> RedriveResponse:
     return RedriveResponse(moved=result.moved, remaining=result.remaining)
 
 
+@app.get("/index")
+@tracer.capture_method
+def index_status() -> dict[str, Any]:
+    return index_admin().status()
+
+
+@app.post("/index/reindex")
+@tracer.capture_method
+def start_reindex() -> Response[ReindexStarted]:
+    target, execution = index_admin().start_reindex()
+    started = ReindexStarted(target=target, execution_id=execution)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=started)
+
+
+@app.post("/index/rollback")
+@tracer.capture_method
+def roll_back_index() -> IndexState:
+    return index_admin().rollback()
+
+
+@app.exception_handler(ReindexInProgress)
+def conflict(error: ReindexInProgress) -> Response[dict[str, str]]:
+    return Response(status_code=409, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+
+
+@app.exception_handler(NothingToRollBack)
+def nothing_to_roll_back(error: NothingToRollBack) -> Response[dict[str, str]]:
+    return Response(status_code=409, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+
+
 @app.exception_handler(DocumentNotFound)
 def not_found(error: DocumentNotFound) -> Response[dict[str, str]]:
     return Response(status_code=404, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
 
 
-@app.exception_handler(ValueError)
-def bad_cursor(error: ValueError) -> Response[dict[str, str]]:
+@app.exception_handler(InvalidCursor)
+def bad_cursor(error: InvalidCursor) -> Response[dict[str, str]]:
     return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -214,6 +215,70 @@ def backfill(
         )
         raise typer.Exit(1)
     console.print(f"Queued every object under {prefix} for ingestion; follow them with `llmops docs`.")
+
+
+index_app = typer.Typer(help="The vector index: status, blue/green rebuild, rollback.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+def _api(endpoints: PlatformEndpoints, method: str, path: str) -> dict[str, Any]:
+    response = requests.request(method, f"{endpoints.api_url}{path}", timeout=120)
+    if response.status_code >= 400:
+        console.print(f"[red]{response.status_code}: {response.json().get('message', response.text)}[/red]")
+        raise typer.Exit(1)
+    return dict(response.json())
+
+
+def _print_index(status: dict[str, Any]) -> None:
+    table = Table("role", "index", "chunks")
+    counts = status.get("chunk_counts", {})
+    for role in ("active", "building", "previous"):
+        if status.get(role):
+            table.add_row(role, status[role], str(counts.get(status[role], "")))
+    console.print(table)
+
+
+@index_app.command("status")
+def index_status(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
+    """Which index readers use, which one is being built, which one a rollback returns to."""
+    _quiet_libraries()
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        _print_index(_api(endpoints, "GET", "/index"))
+
+
+@index_app.command("rebuild")
+def index_rebuild(
+    home: HomeOption,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the switch.")] = 3600,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """Re-embed the whole corpus into a new index; readers switch when it is complete."""
+    _quiet_libraries()
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        started = _api(endpoints, "POST", "/index/reindex")
+        console.print(f"Re-index into {started['target']} started: {started['execution_id']}")
+        deadline = time.monotonic() + timeout
+        with console.status("Building the new index ...") as progress:
+            while (status := _api(endpoints, "GET", "/index")).get("building"):
+                building = status["building"]
+                progress.update(f"Building {building}: {status['chunk_counts'].get(building, 0)} chunks so far")
+                if time.monotonic() > deadline:
+                    console.print("[yellow]Still building; follow it with `llmops index status`.[/yellow]")
+                    raise typer.Exit(1)
+                time.sleep(1)
+        _print_index(status)
+        if status["active"] != started["target"]:
+            console.print("[red]The re-index did not switch: readers stay on the old index.[/red]")
+            raise typer.Exit(1)
+
+
+@index_app.command("rollback")
+def index_rollback(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
+    """Point readers back at the previous index."""
+    _quiet_libraries()
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        _print_index(_api(endpoints, "POST", "/index/rollback"))
 
 
 @app.command()

@@ -13,8 +13,10 @@ from typing import Any, TypeVar, cast
 from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
 from llmops.domain.documents import DocumentCatalog
+from llmops.domain.index_routing import RoutedVectorIndex
 from llmops.domain.ingestion import IngestionLimits, IngestionService
-from llmops.ports import DocumentRegistry, Embedder, LanguageModel, ObjectStore, VectorIndex
+from llmops.domain.reindex import IndexAdmin, ReindexService
+from llmops.ports import DocumentRegistry, Embedder, IndexPointer, LanguageModel, ObjectStore, VectorIndex
 from llmops.settings import EmbeddingProvider, LlmProvider, Settings, VectorStoreKind
 
 T = TypeVar("T")
@@ -73,19 +75,41 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
-def build_vector_index(settings: Settings) -> VectorIndex:
+def index_opener(settings: Settings) -> Callable[[str], VectorIndex]:
+    """Opens a vector index by name in the configured store (one connection, shared by every index)."""
     if settings.vector_store is VectorStoreKind.LANCEDB:
         from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
 
         if not settings.lancedb_uri:
             raise ValueError("LANCEDB_URI is required when VECTOR_STORE=lancedb")
-        return LanceDbVectorIndex(settings.lancedb_uri, settings.vector_index_name)
+        return lambda name: LanceDbVectorIndex(settings.lancedb_uri, name)
 
     from llmops.adapters.aws.opensearch_index import OpenSearchVectorIndex, connect
 
     if not settings.opensearch_endpoint:
         raise ValueError("OPENSEARCH_ENDPOINT is required when VECTOR_STORE=opensearch")
-    return OpenSearchVectorIndex(connect(settings.opensearch_endpoint, settings.aws_region), settings.vector_index_name)
+    client = connect(settings.opensearch_endpoint, settings.aws_region)
+    return lambda name: OpenSearchVectorIndex(client, name)
+
+
+def build_index_pointer(settings: Settings) -> IndexPointer:
+    import boto3
+
+    from llmops.adapters.aws.dynamodb_index_pointer import DynamoDbIndexPointer
+
+    if not settings.control_table:
+        raise ValueError("CONTROL_TABLE is required")
+    table = boto3.resource("dynamodb", region_name=settings.aws_region).Table(settings.control_table)
+    return DynamoDbIndexPointer(table, settings.vector_index_name)
+
+
+def build_vector_index(settings: Settings, *, for_writing: bool = False) -> VectorIndex:
+    """The index readers and writers use: the active one, plus the one being built when writing."""
+    if not settings.control_table:  # no blue/green pointer configured: one fixed index
+        return index_opener(settings)(settings.vector_index_name)
+    # Writers read the pointer on every write, so no upload misses an index that has just started building.
+    refresh = 0.0 if for_writing else settings.index_pointer_refresh_seconds
+    return RoutedVectorIndex(build_index_pointer(settings), index_opener(settings), refresh_seconds=refresh)
 
 
 def build_language_model(settings: Settings) -> LanguageModel:
@@ -139,7 +163,7 @@ def build_ingestion_service(settings: Settings) -> IngestionService:
     return IngestionService(
         store=build_object_store(settings),
         embedder=embedder,
-        index=build_vector_index(settings),
+        index=build_vector_index(settings, for_writing=True),
         registry=build_document_registry(settings),
         chunker=Chunker(
             embedder.tokenizer, settings.chunk_max_tokens, settings.chunk_overlap_tokens, embedder.model_id
@@ -173,3 +197,20 @@ def build_document_catalog(settings: Settings) -> DocumentCatalog:
         _boto3_client("sqs", settings), settings.ingest_dead_letter_queue_url, settings.ingest_queue_url
     )
     return DocumentCatalog(build_document_registry(settings), dead_letters)
+
+
+def build_reindex_service(settings: Settings) -> ReindexService:
+    ingestion = build_ingestion_service(settings)
+    return ReindexService(
+        pointer=build_index_pointer(settings),
+        open_index=index_opener(settings),
+        ingestion=ingestion,
+        dimension=build_embedder(settings).dimension,
+    )
+
+
+def build_index_admin(settings: Settings) -> IndexAdmin:
+    from llmops.adapters.aws.step_functions import StepFunctionsWorkflow
+
+    workflow = StepFunctionsWorkflow(_boto3_client("stepfunctions", settings), settings.reindex_state_machine_arn)
+    return IndexAdmin(build_index_pointer(settings), index_opener(settings), workflow, settings.vector_index_name)

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     vector_store: VectorStoreKind = Field(default=VectorStoreKind.OPENSEARCH, alias="VECTOR_STORE")
     opensearch_endpoint: str = Field(default="", alias="OPENSEARCH_ENDPOINT")
     vector_index_name: str = Field(default="chunks", alias="VECTOR_INDEX_NAME")
+    # The blue/green index pointer lives here; without it the platform uses VECTOR_INDEX_NAME alone.
+    control_table: str = Field(default="", alias="CONTROL_TABLE")
+    index_pointer_refresh_seconds: float = Field(default=10.0, ge=0, alias="INDEX_POINTER_REFRESH_SECONDS")
+    reindex_state_machine_arn: str = Field(default="", alias="REINDEX_STATE_MACHINE_ARN")
     lancedb_uri: str = Field(default="", alias="LANCEDB_URI")
 
     embedding_provider: EmbeddingProvider = Field(default=EmbeddingProvider.ONNX, alias="EMBEDDING_PROVIDER")

@@ -33,3 +33,19 @@ class InvalidQuestion(DomainError):
 
 class ModelInvocationError(DomainError):
     """The language or embedding model failed; retrying later may succeed."""
+
+
+class ReindexInProgress(DomainError):
+    pass
+
+
+class NothingToRollBack(DomainError):
+    pass
+
+
+class IndexNotReady(DomainError):
+    """A switch was asked for an index that is not the one being built."""
+
+
+class InvalidCursor(DomainError):
+    """A pagination cursor that this service did not hand out."""

@@ -7,13 +7,15 @@ import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import numpy as np
 from aws_lambda_powertools import Logger
+from numpy.typing import NDArray
 
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import DocumentNotFound, DocumentRejected, DocumentTooLarge
 from llmops.domain.extraction import extract
-from llmops.domain.models import DocumentRecord, DocumentRef, DocumentStatus, IngestionResult
-from llmops.ports import DocumentRegistry, Embedder, ObjectStore, RecordUpdate, VectorIndex
+from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentStatus, IngestionResult
+from llmops.ports import DocumentRegistry, Embedder, ObjectStore, RecordUpdate, StoredObject, VectorIndex
 
 logger = Logger(child=True)
 
@@ -130,6 +132,19 @@ class IngestionService:
             and previous.chunking == self._chunker.signature
         ):
             return _Outcome(chunk_count=previous.chunk_count or 0, content_hash=digest, unchanged=True)
+        chunks, vectors = self._chunks_and_vectors(ref, stored)
+        self._ensure_index()
+        self._index.replace_document(ref.document_id, chunks, vectors)
+        return _Outcome(chunk_count=len(chunks), content_hash=digest, unchanged=False)
+
+    def index_into(self, ref: DocumentRef, target: VectorIndex) -> int:
+        """Re-index one document into `target` (a re-index's new index); returns its chunk count."""
+        stored = self._store.get(ref)
+        chunks, vectors = self._chunks_and_vectors(ref, stored)
+        target.replace_document(ref.document_id, chunks, vectors)
+        return len(chunks)
+
+    def _chunks_and_vectors(self, ref: DocumentRef, stored: StoredObject) -> tuple[list[Chunk], NDArray[np.float32]]:
         document = extract(stored.body, ref.key, stored.content_type)
         chunks = self._chunker.chunk(
             document,
@@ -139,10 +154,7 @@ class IngestionService:
             markdown=PurePosixPath(ref.key).suffix.lower() in _MARKDOWN_SUFFIXES,
             max_chunks=self._limits.max_chunks_per_document,
         )
-        vectors = self._embedder.embed([chunk.text for chunk in chunks])
-        self._ensure_index()
-        self._index.replace_document(ref.document_id, chunks, vectors)
-        return _Outcome(chunk_count=len(chunks), content_hash=digest, unchanged=False)
+        return chunks, self._embedder.embed([chunk.text for chunk in chunks])
 
     def _ensure_index(self) -> None:
         if not self._index_ready:

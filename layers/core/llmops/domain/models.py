@@ -133,3 +133,11 @@ class Answer(Frozen):
     prompt_id: str
     latency_ms: float
     usage: Usage
+
+
+class IndexState(Frozen):
+    active: str
+    building: str | None = None
+    previous: str | None = None
+    building_since: str | None = None
+    switched_at: str | None = None

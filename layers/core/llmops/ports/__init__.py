@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentStatus, ScoredChunk, Usage
+from llmops.domain.models import (
+    Chunk,
+    DocumentRecord,
+    DocumentRef,
+    DocumentStatus,
+    IndexState,
+    ScoredChunk,
+    Usage,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,6 +66,10 @@ class VectorIndex(Protocol):
         ...
 
     def search(self, vector: NDArray[np.float32], k: int) -> list[ScoredChunk]: ...
+
+    def count(self) -> int:
+        """Chunks in the index (0 when it does not exist)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -135,3 +147,31 @@ class DeadLetters(Protocol):
         ...
 
     def count(self) -> int: ...
+
+
+class IndexPointer(Protocol):
+    """Which vector index readers use, which one a re-index is building, and which one a rollback returns to."""
+
+    def current(self) -> IndexState: ...
+
+    def begin(self, target: str) -> IndexState:
+        """Start building `target`; raises ReindexInProgress when another build has not finished."""
+        ...
+
+    def switch(self, target: str) -> IndexState:
+        """Make the finished `target` the active index; the old one becomes `previous`."""
+        ...
+
+    def abort(self, target: str) -> IndexState: ...
+
+    def rollback(self) -> IndexState:
+        """Swap active and previous; raises NothingToRollBack when there is no previous index."""
+        ...
+
+
+class Workflow(Protocol):
+    """A long-running workflow (a Step Functions state machine)."""
+
+    def start(self, payload: dict[str, object]) -> str:
+        """Start one execution; returns its id."""
+        ...

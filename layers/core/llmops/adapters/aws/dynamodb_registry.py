@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from llmops.domain.errors import InvalidCursor
 from llmops.domain.models import DocumentRecord, DocumentRef, DocumentStatus
 from llmops.ports import Page, RecordUpdate
 
@@ -38,7 +39,7 @@ def _decode_cursor(cursor: str) -> dict[str, Any]:
     try:
         return dict(json.loads(base64.urlsafe_b64decode(cursor.encode())))
     except ValueError as error:
-        raise ValueError("invalid pagination cursor") from error
+        raise InvalidCursor("invalid pagination cursor: pass back the next_cursor of a previous page") from error
 
 
 def _record(item: dict[str, Any]) -> DocumentRecord:

@@ -99,6 +99,12 @@ class OpenSearchVectorIndex:
         # faiss inner-product scores arrive as 1 + ip when ip >= 0 and 1 / (1 - ip) otherwise; undo that.
         return [ScoredChunk(chunk=Chunk.model_validate(hit["_source"]), score=_cosine(hit["_score"])) for hit in hits]
 
+    def count(self) -> int:
+        try:
+            return int(self._client.count(index=self._index)["count"])
+        except NotFoundError:
+            return 0
+
     def _delete_where(self, document_id: str, keep_versions: set[str]) -> int:
         query: dict[str, Any] = {"bool": {"filter": [{"term": {"document_id": document_id}}]}}
         if keep_versions:

@@ -1,0 +1,55 @@
+"""Blue/green re-index through the local runtime: the state machine builds a new index while readers stay on the
+old one, uploads during the build reach both, the switch happens when the build is complete, rollback works."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
+from llmops.domain.models import document_id_for
+from llmops_local.connection import PlatformEndpoints
+from llmops_local.platform import LocalPlatform
+from tests.integration.conftest import wait_for_status
+
+
+def _index_status(endpoints: PlatformEndpoints) -> dict:  # type: ignore[type-arg]
+    response = requests.get(f"{endpoints.api_url}/index", timeout=30)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def test_a_reindex_switches_readers_only_when_complete_and_can_be_rolled_back(
+    endpoints: PlatformEndpoints, platform: LocalPlatform
+) -> None:
+    s3, bucket = endpoints.client("s3"), endpoints.buckets["DocumentsBucket"]
+    before = s3.put_object(Bucket=bucket, Key="documents/reindex/before.txt", Body=b"Puffins nest in burrows.")
+    wait_for_status(endpoints, document_id_for(bucket, "documents/reindex/before.txt"), before["VersionId"])
+    original = _index_status(endpoints)
+    vectors = platform.config.home / "vectors"
+
+    started = requests.post(f"{endpoints.api_url}/index/reindex", timeout=30)
+    conflict = requests.post(f"{endpoints.api_url}/index/reindex", timeout=30)
+    during = s3.put_object(Bucket=bucket, Key="documents/reindex/during.txt", Body=b"Gannets dive for fish.")
+
+    active_counts = []
+    deadline = time.monotonic() + 240
+    while (status := _index_status(endpoints))["building"] or status["active"] == original["active"]:
+        active_counts.append(LanceDbVectorIndex(vectors, status["active"]).count())
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
+    wait_for_status(endpoints, document_id_for(bucket, "documents/reindex/during.txt"), during["VersionId"])
+
+    assert started.status_code == 202 and started.json()["target"].startswith("chunks-")
+    assert conflict.status_code == 409
+    assert min(active_counts, default=1) > 0, "readers saw an empty index during the re-index"
+    assert status["active"] == started.json()["target"] and status["previous"] == original["active"]
+    new_index = LanceDbVectorIndex(vectors, status["active"])
+    keys = {row["source_key"] for row in new_index._opened().to_arrow().to_pylist()}
+    assert {"documents/reindex/before.txt", "documents/reindex/during.txt"} <= keys
+    assert status["chunk_counts"][status["active"]] >= original["chunk_counts"][original["active"]]
+
+    rolled_back = requests.post(f"{endpoints.api_url}/index/rollback", timeout=30).json()
+
+    assert (rolled_back["active"], rolled_back["previous"]) == (original["active"], status["active"])
