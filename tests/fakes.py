@@ -12,7 +12,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentStatus, ScoredChunk, Usage
+from llmops.domain.models import (
+    Chunk,
+    DocumentRecord,
+    DocumentRef,
+    DocumentStatus,
+    ScoredChunk,
+    SearchFilters,
+    TextMatch,
+    Usage,
+)
 from llmops.ports import Generation, GenerationRequest, Page, RecordUpdate, StoredObject
 
 
@@ -62,12 +71,29 @@ class FakeVectorIndex:
         self.rows = [(c, v) for c, v in self.rows if c.document_id != document_id]
         return before - len(self.rows)
 
-    def search(self, vector: NDArray[np.float32], k: int) -> list[ScoredChunk]:
-        scored = [ScoredChunk(chunk=c, score=float(np.dot(v, vector))) for c, v in self.rows]
+    def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
+        scored = [ScoredChunk(chunk=c, score=float(np.dot(v, vector))) for c, v in self._visible(filters)]
         return sorted(scored, key=lambda s: s.score, reverse=True)[:k]
 
     def count(self) -> int:
         return len(self.rows)
+
+    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
+        """Stands in for BM25 with a count of shared lowercase words."""
+        words = set(text.lower().split())
+        scored = [(len(words & set(c.text.lower().split())), c) for c, _ in self._visible(filters)]
+        ranked = sorted((pair for pair in scored if pair[0]), key=lambda pair: pair[0], reverse=True)
+        return [TextMatch(chunk=c, score=float(n)) for n, c in ranked[:k]]
+
+    def _visible(self, filters: SearchFilters | None) -> list[tuple[Chunk, NDArray[np.float32]]]:
+        if filters is None:
+            return self.rows
+        return [
+            (c, v)
+            for c, v in self.rows
+            if (not filters.prefix or c.source_key.startswith(filters.prefix))
+            and (not filters.document_ids or c.document_id in filters.document_ids)
+        ]
 
 
 @dataclass

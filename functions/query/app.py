@@ -1,4 +1,5 @@
-"""Query function: POST /query -> retrieve context, ask the model, answer with citations (or decline)."""
+"""Query function: POST /query -> retrieve context, ask the model, answer with citations (or decline);
+POST /search -> ranked chunks (vector, full-text or hybrid) without generation."""
 
 from functools import cache
 from typing import Annotated, Any
@@ -10,10 +11,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from llmops.composition import build_answering_service
+from llmops.composition import build_answering_service, build_retriever
 from llmops.domain.answering import MAX_QUESTION_CHARS, QuestionAnsweringService
 from llmops.domain.errors import InvalidQuestion, ModelInvocationError
-from llmops.domain.models import Answer
+from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
+from llmops.domain.retrieval import Retriever
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
@@ -23,17 +25,59 @@ app = APIGatewayRestResolver(enable_validation=True)
 class QueryRequest(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     top_k: int | None = Field(default=None, ge=1, le=50)
+    mode: SearchMode | None = Field(default=None, description="vector, text or hybrid (default: SEARCH_MODE).")
+    filters: SearchFilters | None = None
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    top_k: int = Field(default=10, ge=1, le=100)
+    mode: SearchMode | None = None
+    filters: SearchFilters | None = None
+    vector_weight: float | None = Field(default=None, ge=0, description="Hybrid fusion weight of k-NN results.")
+    text_weight: float | None = Field(default=None, ge=0, description="Hybrid fusion weight of BM25 results.")
+
+
+class SearchResponse(BaseModel):
+    results: list[ScoredChunk]
+
+
+@cache
+def settings() -> Settings:
+    return Settings()
 
 
 @cache
 def answering_service() -> QuestionAnsweringService:
-    return build_answering_service(Settings())
+    return build_answering_service(settings())
+
+
+@cache
+def retriever() -> Retriever:
+    # Search needs no language model: it does not load one.
+    return build_retriever(settings())
+
+
+@app.post("/search")
+@tracer.capture_method
+def search(request: Annotated[SearchRequest, Body()]) -> SearchResponse:
+    results = retriever().retrieve(
+        request.query,
+        request.top_k,
+        mode=request.mode,
+        filters=request.filters,
+        vector_weight=request.vector_weight,
+        text_weight=request.text_weight,
+    )
+    if results:
+        metrics.add_metric(name="TopRetrievalScore", unit=MetricUnit.NoUnit, value=results[0].score)
+    return SearchResponse(results=results)
 
 
 @app.post("/query")
 @tracer.capture_method
 def query(request: Annotated[QueryRequest, Body()]) -> Answer:
-    answer = answering_service().answer(request.question, request.top_k)
+    answer = answering_service().answer(request.question, request.top_k, mode=request.mode, filters=request.filters)
     metrics.add_metric(name="QueryLatency", unit=MetricUnit.Milliseconds, value=answer.latency_ms)
     metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=answer.usage.input_tokens)
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=answer.usage.output_tokens)

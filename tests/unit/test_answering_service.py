@@ -7,6 +7,7 @@ from llmops.domain.answering import I_DONT_KNOW, AnsweringPolicy, QuestionAnswer
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import InvalidQuestion
 from llmops.domain.models import Abstention, ExtractedDocument, Section
+from llmops.domain.retrieval import RetrievalSettings, Retriever
 from tests.fakes import FakeLanguageModel, FakeVectorIndex
 
 PASSAGES = {
@@ -36,7 +37,7 @@ def _service(embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex, llm: FakeLang
         max_new_tokens=64,
         temperature=0,
     )
-    return QuestionAnsweringService(embedder, index, llm, policy)
+    return QuestionAnsweringService(embedder, Retriever(embedder, index, RetrievalSettings()), llm, policy)
 
 
 def test_given_relevant_context_then_the_answer_cites_the_source_it_used(

@@ -15,6 +15,7 @@ from llmops.domain.chunking import Chunker
 from llmops.domain.errors import ModelInvocationError
 from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.domain.models import DocumentStatus, ExtractedDocument, Section
+from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops_local.functions import LocalLambdaContext
 from tests.fakes import FakeDocumentRegistry, FakeLanguageModel, FakeObjectStore, FakeVectorIndex
 from tests.template.handler_modules import load_handler_module
@@ -119,7 +120,7 @@ def _answering(embedder: OnnxMiniLmEmbedder, llm: FakeLanguageModel) -> Question
         max_new_tokens=32,
         temperature=0,
     )
-    return QuestionAnsweringService(embedder, index, llm, policy)
+    return QuestionAnsweringService(embedder, Retriever(embedder, index, RetrievalSettings()), llm, policy)
 
 
 def test_query_handler_answers_the_sample_event_with_citations(

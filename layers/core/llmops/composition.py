@@ -15,8 +15,18 @@ from llmops.domain.chunking import Chunker
 from llmops.domain.documents import DocumentCatalog
 from llmops.domain.index_routing import RoutedVectorIndex
 from llmops.domain.ingestion import IngestionLimits, IngestionService
+from llmops.domain.prompts import PromptCatalog
 from llmops.domain.reindex import IndexAdmin, ReindexService
-from llmops.ports import DocumentRegistry, Embedder, IndexPointer, LanguageModel, ObjectStore, VectorIndex
+from llmops.domain.retrieval import RetrievalSettings, Retriever
+from llmops.ports import (
+    DocumentRegistry,
+    Embedder,
+    IndexPointer,
+    LanguageModel,
+    ObjectStore,
+    PromptStore,
+    VectorIndex,
+)
 from llmops.settings import EmbeddingProvider, LlmProvider, Settings, VectorStoreKind
 
 T = TypeVar("T")
@@ -172,10 +182,23 @@ def build_ingestion_service(settings: Settings) -> IngestionService:
     )
 
 
+def build_retriever(settings: Settings) -> Retriever:
+    return Retriever(
+        build_embedder(settings),
+        build_vector_index(settings),
+        RetrievalSettings(
+            mode=settings.search_mode,
+            vector_weight=settings.search_vector_weight,
+            text_weight=settings.search_text_weight,
+            rrf_k=settings.search_rrf_k,
+        ),
+    )
+
+
 def build_answering_service(settings: Settings) -> QuestionAnsweringService:
     return QuestionAnsweringService(
         embedder=build_embedder(settings),
-        index=build_vector_index(settings),
+        retriever=build_retriever(settings),
         llm=build_language_model(settings),
         policy=AnsweringPolicy(
             top_k=settings.retrieval_top_k,
@@ -214,3 +237,15 @@ def build_index_admin(settings: Settings) -> IndexAdmin:
 
     workflow = StepFunctionsWorkflow(_boto3_client("stepfunctions", settings), settings.reindex_state_machine_arn)
     return IndexAdmin(build_index_pointer(settings), index_opener(settings), workflow, settings.vector_index_name)
+
+
+def build_prompt_store(settings: Settings) -> PromptStore:
+    from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
+
+    if not settings.prompts_table:
+        raise ValueError("PROMPTS_TABLE is required")
+    return DynamoDbPromptStore(_boto3_client("dynamodb", settings), settings.prompts_table)
+
+
+def build_prompt_catalog(settings: Settings) -> PromptCatalog:
+    return PromptCatalog(build_prompt_store(settings), alias_refresh_seconds=settings.prompt_alias_refresh_seconds)

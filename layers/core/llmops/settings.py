@@ -11,6 +11,8 @@ from enum import StrEnum
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from llmops.domain.models import SearchMode
+
 
 class VectorStoreKind(StrEnum):
     OPENSEARCH = "opensearch"
@@ -55,6 +57,10 @@ class Settings(BaseSettings):
     reindex_state_machine_arn: str = Field(default="", alias="REINDEX_STATE_MACHINE_ARN")
     lancedb_uri: str = Field(default="", alias="LANCEDB_URI")
 
+    # The prompt catalog (versions and aliases); what an alias points at is re-read after this many seconds.
+    prompts_table: str = Field(default="", alias="PROMPTS_TABLE")
+    prompt_alias_refresh_seconds: float = Field(default=10.0, ge=0, alias="PROMPT_ALIAS_REFRESH_SECONDS")
+
     embedding_provider: EmbeddingProvider = Field(default=EmbeddingProvider.ONNX, alias="EMBEDDING_PROVIDER")
     embedding_endpoint_name: str = Field(default="", alias="EMBEDDING_ENDPOINT_NAME")
     bedrock_embedding_model_id: str = Field(default="amazon.titan-embed-text-v2:0", alias="BEDROCK_EMBEDDING_MODEL_ID")
@@ -74,6 +80,10 @@ class Settings(BaseSettings):
     llm_max_new_tokens: int = Field(default=96, gt=0, alias="LLM_MAX_NEW_TOKENS")
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0, alias="LLM_TEMPERATURE")
 
+    search_mode: SearchMode = Field(default=SearchMode.HYBRID, alias="SEARCH_MODE")
+    search_vector_weight: float = Field(default=1.0, ge=0, alias="SEARCH_VECTOR_WEIGHT")
+    search_text_weight: float = Field(default=1.0, ge=0, alias="SEARCH_TEXT_WEIGHT")
+    search_rrf_k: int = Field(default=60, gt=0, alias="SEARCH_RRF_K")
     retrieval_top_k: int = Field(default=3, gt=0, le=50, alias="RETRIEVAL_TOP_K")
     # Below this cosine similarity the best chunk is not evidence enough, and the answer is "I don't know".
     min_relevance_score: float = Field(default=0.35, ge=-1.0, le=1.0, alias="MIN_RELEVANCE_SCORE")

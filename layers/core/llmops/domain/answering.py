@@ -10,8 +10,9 @@ from aws_lambda_powertools import Logger
 
 from llmops.domain.errors import InvalidQuestion
 from llmops.domain.grounding import GroundingCheck
-from llmops.domain.models import Abstention, Answer, Citation, ScoredChunk, Usage
-from llmops.ports import Embedder, GenerationRequest, LanguageModel, VectorIndex
+from llmops.domain.models import Abstention, Answer, Citation, ScoredChunk, SearchFilters, SearchMode, Usage
+from llmops.domain.retrieval import Retriever
+from llmops.ports import Embedder, GenerationRequest, LanguageModel
 
 logger = Logger(child=True)
 
@@ -61,23 +62,25 @@ class QuestionAnsweringService:
     def __init__(
         self,
         embedder: Embedder,
-        index: VectorIndex,
+        retriever: Retriever,
         llm: LanguageModel,
         policy: AnsweringPolicy,
         prompt: RagPrompt = DEFAULT_PROMPT,
     ) -> None:
         self._embedder = embedder
-        self._index = index
+        self._retriever = retriever
         self._llm = llm
         self._policy = policy
         self._prompt = prompt
         self._grounding = GroundingCheck(embedder, policy.min_answer_support)
 
-    def retrieve(self, question: str, top_k: int | None = None) -> list[ScoredChunk]:
-        vector = self._embedder.embed([question])[0]
-        return self._index.search(vector, top_k or self._policy.top_k)
-
-    def answer(self, question: str, top_k: int | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: SearchMode | None = None,
+        filters: SearchFilters | None = None,
+    ) -> Answer:
         started = time.perf_counter()
         question = question.strip()
         if not question:
@@ -85,7 +88,8 @@ class QuestionAnsweringService:
         if len(question) > MAX_QUESTION_CHARS:
             raise InvalidQuestion(f"the question is longer than {MAX_QUESTION_CHARS} characters")
 
-        evidence = [hit for hit in self.retrieve(question, top_k) if hit.score >= self._policy.min_relevance_score]
+        retrieved = self._retriever.retrieve(question, top_k or self._policy.top_k, mode=mode, filters=filters)
+        evidence = [hit for hit in retrieved if hit.score >= self._policy.min_relevance_score]
         if not evidence:
             logger.info("No evidence above the relevance threshold; declining", extra={"question": question})
             return self._declined(question, started, Usage(), Abstention.NO_RELEVANT_CONTEXT)
@@ -121,10 +125,10 @@ class QuestionAnsweringService:
         )
 
     def _fit_to_budget(self, evidence: list[ScoredChunk]) -> list[ScoredChunk]:
-        """Most relevant passages first, whole passages only, until the context budget is spent."""
+        """Most relevant passages first (in retrieval order), whole passages only, until the budget is spent."""
         chosen: list[ScoredChunk] = []
         spent = 0
-        for hit in sorted(evidence, key=lambda h: h.score, reverse=True):
+        for hit in evidence:
             if chosen and spent + hit.chunk.token_count > self._policy.max_context_tokens:
                 break
             chosen.append(hit)

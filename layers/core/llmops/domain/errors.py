@@ -49,3 +49,19 @@ class IndexNotReady(DomainError):
 
 class InvalidCursor(DomainError):
     """A pagination cursor that this service did not hand out."""
+
+
+class PromptNotFound(DomainError):
+    """No prompt by that name, or no version or alias of it by that reference."""
+
+
+class InvalidPrompt(DomainError):
+    """A prompt name, alias, reference or set of variables that the catalog cannot accept as it is."""
+
+
+class PromptConflict(DomainError):
+    """The catalog changed meanwhile (an alias moved, a version number was taken); read again and retry."""
+
+
+class PromptVersionExists(PromptConflict):
+    """A store refused to overwrite a version: versions are immutable."""

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from llmops.domain.models import Chunk, IndexState, ScoredChunk
+from llmops.domain.models import Chunk, IndexState, ScoredChunk, SearchFilters, TextMatch
 from llmops.ports import IndexPointer, VectorIndex
 
 
@@ -61,8 +61,11 @@ class RoutedVectorIndex:
     def delete_document(self, document_id: str) -> int:
         return max((index.delete_document(document_id) for index in self._writable()), default=0)
 
-    def search(self, vector: NDArray[np.float32], k: int) -> list[ScoredChunk]:
-        return self.index(self.state().active).search(vector, k)
+    def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
+        return self.index(self.state().active).search(vector, k, filters)
+
+    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
+        return self.index(self.state().active).text_search(text, k, filters)
 
     def count(self) -> int:
         return self.index(self.state().active).count()

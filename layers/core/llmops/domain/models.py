@@ -61,6 +61,28 @@ class Chunk(Frozen):
 class ScoredChunk(Frozen):
     chunk: Chunk
     score: float = Field(description="Cosine similarity between the question and the chunk, -1 to 1.")
+    text_score: float | None = Field(default=None, description="BM25 score, when full-text search found it.")
+    fused_score: float | None = Field(default=None, description="Reciprocal-rank fusion score, in hybrid search.")
+
+
+class TextMatch(Frozen):
+    chunk: Chunk
+    score: float = Field(description="BM25 relevance of the chunk's text to the query.")
+
+
+class SearchMode(StrEnum):
+    VECTOR = "vector"
+    TEXT = "text"
+    HYBRID = "hybrid"
+
+
+class SearchFilters(Frozen):
+    prefix: str | None = Field(default=None, description="Only chunks of documents whose key starts with this.")
+    document_ids: list[str] | None = Field(default=None, description="Only chunks of these documents.")
+
+    @property
+    def empty(self) -> bool:
+        return not self.prefix and not self.document_ids
 
 
 class DocumentStatus(StrEnum):

@@ -13,6 +13,8 @@ from llmops.domain.models import (
     DocumentStatus,
     IndexState,
     ScoredChunk,
+    SearchFilters,
+    TextMatch,
     Usage,
 )
 
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
     from tokenizers import Tokenizer
+
+    from llmops.domain.prompts import PromptSummary, PromptVersion
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,13 @@ class VectorIndex(Protocol):
         """Remove every chunk of the document; returns how many were removed."""
         ...
 
-    def search(self, vector: NDArray[np.float32], k: int) -> list[ScoredChunk]: ...
+    def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
+        """k-NN: the k chunks most similar to `vector` (score = cosine similarity)."""
+        ...
+
+    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
+        """Full-text (BM25): the k chunks whose text best matches `text`."""
+        ...
 
     def count(self) -> int:
         """Chunks in the index (0 when it does not exist)."""
@@ -175,3 +185,30 @@ class Workflow(Protocol):
     def start(self, payload: dict[str, object]) -> str:
         """Start one execution; returns its id."""
         ...
+
+
+class PromptStore(Protocol):
+    """Prompt versions, which are never overwritten, and aliases, which name one version of a prompt each."""
+
+    def put_version(self, version: PromptVersion) -> None:
+        """Store a new version; raises PromptVersionExists when that number is taken, even by a concurrent writer."""
+        ...
+
+    def get_version(self, name: str, version: int) -> PromptVersion | None: ...
+
+    def latest_version(self, name: str) -> PromptVersion | None:
+        """The highest-numbered version (strongly consistent); None when the prompt does not exist."""
+        ...
+
+    def list_versions(self, name: str) -> list[PromptVersion]: ...
+
+    def get_alias(self, name: str, alias: str) -> int | None: ...
+
+    def aliases(self, name: str) -> dict[str, int]: ...
+
+    def put_alias(self, name: str, alias: str, version: int, *, current: int | None) -> None:
+        """Point `alias` at `version` if that version exists (else PromptNotFound) and the alias still points at
+        `current`, None meaning it does not exist yet (else PromptConflict)."""
+        ...
+
+    def list_prompts(self) -> list[PromptSummary]: ...

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
 from opensearchpy.exceptions import NotFoundError
 
-from llmops.domain.models import Chunk, ScoredChunk
+from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch
 
 _PAGE = 1000
 
@@ -86,18 +86,24 @@ class OpenSearchVectorIndex:
     def delete_document(self, document_id: str) -> int:
         return self._delete_where(document_id, keep_versions=set())
 
-    def search(self, vector: NDArray[np.float32], k: int) -> list[ScoredChunk]:
-        body = {
-            "size": k,
-            "query": {"knn": {"vector": {"vector": vector.tolist(), "k": k}}},
-            "_source": {"excludes": ["vector"]},
-        }
-        try:
-            hits = self._client.search(index=self._index, body=body)["hits"]["hits"]
-        except NotFoundError:
-            return []
+    def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
+        knn: dict[str, Any] = {"vector": vector.tolist(), "k": k}
+        if clauses := _filter_clauses(filters):
+            knn["filter"] = {"bool": {"filter": clauses}}  # faiss filters while searching, not after
+        hits = self._hits({"size": k, "query": {"knn": {"vector": knn}}, "_source": {"excludes": ["vector"]}})
         # faiss inner-product scores arrive as 1 + ip when ip >= 0 and 1 / (1 - ip) otherwise; undo that.
         return [ScoredChunk(chunk=Chunk.model_validate(hit["_source"]), score=_cosine(hit["_score"])) for hit in hits]
+
+    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
+        query = {"bool": {"must": [{"match": {"text": text}}], "filter": _filter_clauses(filters)}}
+        hits = self._hits({"size": k, "query": query, "_source": {"excludes": ["vector"]}})
+        return [TextMatch(chunk=Chunk.model_validate(hit["_source"]), score=float(hit["_score"])) for hit in hits]
+
+    def _hits(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            return list(self._client.search(index=self._index, body=body)["hits"]["hits"])
+        except NotFoundError:
+            return []
 
     def count(self) -> int:
         try:
@@ -127,6 +133,17 @@ class OpenSearchVectorIndex:
             removed += len(hits)
             if len(hits) < _PAGE:
                 return removed
+
+
+def _filter_clauses(filters: SearchFilters | None) -> list[dict[str, Any]]:
+    if filters is None:
+        return []
+    clauses: list[dict[str, Any]] = []
+    if filters.prefix:
+        clauses.append({"prefix": {"source_key": filters.prefix}})
+    if filters.document_ids:
+        clauses.append({"terms": {"document_id": list(filters.document_ids)}})
+    return clauses
 
 
 def _cosine(score: float) -> float:

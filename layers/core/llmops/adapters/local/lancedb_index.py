@@ -9,9 +9,10 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
+from lancedb.index import FTS
 from numpy.typing import NDArray
 
-from llmops.domain.models import Chunk, ScoredChunk
+from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch
 
 TABLE_NAME = "chunks"
 
@@ -39,6 +40,26 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _where(filters: SearchFilters | None) -> str | None:
+    if filters is None or filters.empty:
+        return None
+    conditions = []
+    if filters.prefix:
+        conditions.append(f"starts_with(source_key, {_quoted(filters.prefix)})")
+    if filters.document_ids:
+        conditions.append(f"document_id IN ({', '.join(_quoted(d) for d in filters.document_ids)})")
+    return " AND ".join(conditions)
+
+
+def _filtered(query: Any, filters: SearchFilters | None) -> Any:
+    condition = _where(filters)
+    return query.where(condition, prefilter=True) if condition else query
+
+
+def _chunk(row: dict[str, Any]) -> Chunk:
+    return Chunk.model_validate({name: row[name] for name in Chunk.model_fields})
+
+
 class LanceDbVectorIndex:
     def __init__(self, uri: str | Path, table_name: str = TABLE_NAME) -> None:
         self._db = lancedb.connect(str(uri))
@@ -47,6 +68,13 @@ class LanceDbVectorIndex:
 
     def ensure_index(self, dimension: int) -> None:
         self._table = self._db.create_table(self._table_name, schema=_schema(dimension), exist_ok=True)
+        self._ensure_full_text_index(self._table)
+
+    @staticmethod
+    def _ensure_full_text_index(table: Any) -> None:
+        # Rows added after the index is built are still searched (unindexed data is scanned), so it is built once.
+        if not any(index.index_type == "FTS" for index in table.list_indices()):
+            table.create_index("text", config=FTS(with_position=False))
 
     def _opened(self) -> Any:
         if self._table is None:
@@ -70,19 +98,28 @@ class LanceDbVectorIndex:
         table.delete(condition)
         return removed
 
-    def search(self, vector: NDArray[np.float32], k: int) -> list[ScoredChunk]:
-        if self._table is None and not self._exists():
+    def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
+        table = self._readable()
+        if table is None:
             return []
+        query = table.search(np.asarray(vector, dtype=np.float32)).distance_type("cosine")
+        rows = _filtered(query, filters).limit(k).to_list()
+        return [ScoredChunk(chunk=_chunk(row), score=1.0 - float(row["_distance"])) for row in rows]
+
+    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
+        table = self._readable()
+        if table is None or not text.strip():
+            return []
+        self._ensure_full_text_index(table)
+        rows = _filtered(table.search(text, query_type="fts"), filters).limit(k).to_list()
+        return [TextMatch(chunk=_chunk(row), score=float(row["_score"])) for row in rows]
+
+    def _readable(self) -> Any:
+        if self._table is None and not self._exists():
+            return None
         table = self._opened()
         table.checkout_latest()  # another process (the ingest function) may have written since we opened it
-        rows = table.search(np.asarray(vector, dtype=np.float32)).distance_type("cosine").limit(k).to_list()
-        return [
-            ScoredChunk(
-                chunk=Chunk.model_validate({name: row[name] for name in Chunk.model_fields}),
-                score=1.0 - float(row["_distance"]),
-            )
-            for row in rows
-        ]
+        return table
 
     def count(self) -> int:
         return int(self._opened().count_rows()) if self._exists() else 0

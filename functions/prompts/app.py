@@ -1,0 +1,164 @@
+"""Prompts function: the prompt catalog.
+
+POST /prompts (a new prompt, or a new version of one), GET /prompts, GET /prompts/{name} (versions and aliases),
+GET /prompts/{name}/versions/{ref} (a number, an alias or `latest`), PUT /prompts/{name}/aliases/{alias} (move an
+alias; moving it back is a rollback), POST /prompts/{name}/render (a dry run with variables).
+"""
+
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from llmops.composition import build_prompt_catalog
+from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound
+from llmops.domain.prompts import (
+    LATEST,
+    NAME_PATTERN,
+    AliasMove,
+    PromptCatalog,
+    PromptSpec,
+    PromptSummary,
+    PromptVersion,
+    RenderedPrompt,
+)
+from llmops.observability import logger, metrics, tracer
+from llmops.settings import Settings
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+class NewPromptVersion(PromptSpec):
+    name: str = Field(pattern=NAME_PATTERN, description="Slug: lowercase letters, digits and hyphens, a letter first.")
+
+
+class PromptList(BaseModel):
+    prompts: list[PromptSummary]
+
+
+class VersionSummary(BaseModel):
+    version: int
+    created_at: str
+    author: str
+    description: str
+    content_hash: str
+
+
+class PromptDetail(BaseModel):
+    name: str
+    latest_version: int
+    aliases: dict[str, int] = Field(description="Explicit aliases; `latest` always names latest_version.")
+    versions: list[VersionSummary]
+
+
+class AliasRequest(BaseModel):
+    version: int = Field(ge=1)
+    expected_version: int | None = Field(
+        default=None, ge=1, description="Move only if the alias points at this version now (else 409)."
+    )
+
+
+class RenderRequest(BaseModel):
+    ref: str = Field(default=LATEST, min_length=1, max_length=64, description="A version number, alias or `latest`.")
+    variables: dict[str, str] = Field(default_factory=dict)
+
+
+@cache
+def catalog() -> PromptCatalog:
+    return build_prompt_catalog(Settings())
+
+
+@app.post("/prompts")
+@tracer.capture_method
+def create_version(request: Annotated[NewPromptVersion, Body()]) -> Response[PromptVersion]:
+    spec = PromptSpec.model_validate(request.model_dump(exclude={"name"}))
+    published = catalog().publish(request.name, spec)
+    logger.info(
+        "Published prompt" if published.created else "Prompt unchanged",
+        extra={"prompt_id": published.version.prompt_id, "content_hash": published.version.content_hash},
+    )
+    return Response(
+        status_code=201 if published.created else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=published.version,
+    )
+
+
+@app.get("/prompts")
+@tracer.capture_method
+def list_prompts() -> PromptList:
+    return PromptList(prompts=catalog().list_prompts())
+
+
+@app.get("/prompts/<name>")
+@tracer.capture_method
+def get_prompt(name: str) -> PromptDetail:
+    versions = catalog().list_versions(name)
+    return PromptDetail(
+        name=name,
+        latest_version=versions[-1].version,
+        aliases=catalog().aliases(name),
+        versions=[
+            VersionSummary(
+                version=v.version,
+                created_at=v.created_at,
+                author=v.author,
+                description=v.description,
+                content_hash=v.content_hash,
+            )
+            for v in versions
+        ],
+    )
+
+
+@app.get("/prompts/<name>/versions/<ref>")
+@tracer.capture_method
+def get_version(name: str, ref: str) -> PromptVersion:
+    return catalog().get(name, ref)
+
+
+@app.put("/prompts/<name>/aliases/<alias>")
+@tracer.capture_method
+def move_alias(name: str, alias: str, request: Annotated[AliasRequest, Body()]) -> AliasMove:
+    move = catalog().set_alias(name, alias, request.version, expected=request.expected_version)
+    logger.info(
+        "Moved prompt alias",
+        extra={"prompt": name, "alias": alias, "version": move.version, "previous_version": move.previous_version},
+    )
+    return move
+
+
+@app.post("/prompts/<name>/render")
+@tracer.capture_method
+def render(name: str, request: Annotated[RenderRequest, Body()]) -> RenderedPrompt:
+    return catalog().render(name, request.ref, request.variables)
+
+
+def _error(status: int, error: Exception) -> Response[dict[str, str]]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+
+
+@app.exception_handler(PromptNotFound)
+def not_found(error: PromptNotFound) -> Response[dict[str, str]]:
+    return _error(404, error)
+
+
+@app.exception_handler(PromptConflict)
+def conflict(error: PromptConflict) -> Response[dict[str, str]]:
+    return _error(409, error)
+
+
+@app.exception_handler(InvalidPrompt)
+def invalid(error: InvalidPrompt) -> Response[dict[str, str]]:
+    return _error(422, error)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

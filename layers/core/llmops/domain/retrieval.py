@@ -1,0 +1,100 @@
+"""Retrieval: k-NN, full-text (BM25) or both fused by weighted reciprocal rank fusion, with metadata filters.
+
+Fusion happens here, the same for OpenSearch Serverless and LanceDB; stores only answer the two kinds of search.
+Every returned chunk carries its cosine similarity to the question, which the answering service's abstention
+threshold reads whatever the mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, SearchMode, TextMatch
+from llmops.ports import Embedder, VectorIndex
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    mode: SearchMode = SearchMode.HYBRID
+    vector_weight: float = 1.0
+    text_weight: float = 1.0
+    # 60 is the constant of the original RRF paper (Cormack et al., 2009): it damps the weight of the top ranks.
+    rrf_k: int = 60
+    candidates_factor: int = 4  # each search returns this many times top_k candidates for fusion
+
+
+class Retriever:
+    def __init__(self, embedder: Embedder, index: VectorIndex, settings: RetrievalSettings) -> None:
+        self._embedder = embedder
+        self._index = index
+        self._settings = settings
+
+    def retrieve(
+        self,
+        query: str,
+        top_k: int,
+        mode: SearchMode | None = None,
+        filters: SearchFilters | None = None,
+        vector_weight: float | None = None,
+        text_weight: float | None = None,
+    ) -> list[ScoredChunk]:
+        mode = mode or self._settings.mode
+        vector = self._embedder.embed([query])[0]
+        candidates = top_k * self._settings.candidates_factor if mode is SearchMode.HYBRID else top_k
+        by_vector = self._index.search(vector, candidates, filters) if mode is not SearchMode.TEXT else []
+        if mode is SearchMode.VECTOR:
+            return by_vector[:top_k]
+        by_text = self._index.text_search(query, candidates, filters)
+        weights = (
+            self._settings.vector_weight if vector_weight is None else vector_weight,
+            self._settings.text_weight if text_weight is None else text_weight,
+        )
+        ranked = (
+            _fuse(by_vector, by_text, weights, self._settings.rrf_k)
+            if mode is SearchMode.HYBRID
+            else [_Candidate(chunk=m.chunk, text_score=m.score) for m in by_text]
+        )
+        chosen = ranked[:top_k]
+        self._measure_similarity(vector, [c for c in chosen if c.similarity is None])
+        return [
+            ScoredChunk(chunk=c.chunk, score=c.similarity or 0.0, text_score=c.text_score, fused_score=c.fused_score)
+            for c in chosen
+        ]
+
+    def _measure_similarity(self, vector: NDArray[np.float32], candidates: list[_Candidate]) -> None:
+        """Chunks found only by full text get their cosine similarity to the question as well."""
+        if candidates:
+            similarities = self._embedder.embed([c.chunk.text for c in candidates]) @ vector
+            for candidate, similarity in zip(candidates, similarities, strict=True):
+                candidate.similarity = float(similarity)
+
+
+@dataclass
+class _Candidate:
+    chunk: Chunk
+    similarity: float | None = None
+    text_score: float | None = None
+    fused_score: float | None = None
+
+
+def _fuse(
+    by_vector: list[ScoredChunk], by_text: list[TextMatch], weights: tuple[float, float], rrf_k: int
+) -> list[_Candidate]:
+    """Weighted reciprocal rank fusion: each list adds weight / (rrf_k + rank) to a chunk's score."""
+    candidates: dict[tuple[str, str, int], _Candidate] = {}
+
+    def candidate(chunk: Chunk) -> _Candidate:
+        return candidates.setdefault((chunk.document_id, chunk.version, chunk.position), _Candidate(chunk=chunk))
+
+    for rank, hit in enumerate(by_vector, start=1):
+        found = candidate(hit.chunk)
+        found.similarity = hit.score
+        found.fused_score = (found.fused_score or 0.0) + weights[0] / (rrf_k + rank)
+    for rank, match in enumerate(by_text, start=1):
+        found = candidate(match.chunk)
+        found.text_score = match.score
+        found.fused_score = (found.fused_score or 0.0) + weights[1] / (rrf_k + rank)
+    return sorted(candidates.values(), key=lambda c: c.fused_score or 0.0, reverse=True)

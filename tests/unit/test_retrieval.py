@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
+from llmops.domain.chunking import Chunker
+from llmops.domain.models import ExtractedDocument, SearchFilters, SearchMode, Section
+from llmops.domain.retrieval import RetrievalSettings, Retriever
+from tests.fakes import FakeVectorIndex
+
+DOCUMENTS = {
+    "documents/faq/errno.txt": "Error E1042 means the licence server could not be reached.",
+    "documents/faq/network.txt": "When the network is down, the application cannot contact remote servers.",
+    "documents/guide/tea.txt": "Steep green tea for two minutes at eighty degrees.",
+}
+
+
+@pytest.fixture(scope="module")
+def index(embedder: OnnxMiniLmEmbedder) -> FakeVectorIndex:
+    index = FakeVectorIndex()
+    chunker = Chunker(embedder.tokenizer, 250, 0, embedder.model_id)
+    for key, text in DOCUMENTS.items():
+        chunks = chunker.chunk(
+            ExtractedDocument(title=key, sections=[Section(text=text)]), document_id=key, source_key=key, version="v"
+        )
+        index.replace_document(key, chunks, embedder.embed([c.text for c in chunks]))
+    return index
+
+
+def test_full_text_finds_an_exact_code_that_vectors_rank_lower(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    retriever = Retriever(embedder, index, RetrievalSettings())
+
+    text = retriever.retrieve("E1042", 1, mode=SearchMode.TEXT)
+    hybrid = retriever.retrieve("E1042", 1, mode=SearchMode.HYBRID)
+
+    assert text[0].chunk.source_key == "documents/faq/errno.txt"
+    assert hybrid[0].chunk.source_key == "documents/faq/errno.txt"
+    assert text[0].text_score is not None and hybrid[0].fused_score is not None
+
+
+def test_every_result_carries_its_cosine_similarity_whatever_the_mode(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    retriever = Retriever(embedder, index, RetrievalSettings())
+    question = embedder.embed(["How long should green tea steep?"])[0]
+    tea = index.rows[[c.source_key for c, _ in index.rows].index("documents/guide/tea.txt")][1]
+
+    for mode in SearchMode:
+        top = retriever.retrieve("How long should green tea steep?", 1, mode=mode)[0]
+        assert top.chunk.source_key == "documents/guide/tea.txt"
+        assert top.score == pytest.approx(float(question @ tea), abs=1e-5)
+
+
+def test_reciprocal_rank_fusion_follows_the_weights(embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex) -> None:
+    retriever = Retriever(embedder, index, RetrievalSettings(rrf_k=60))
+
+    results = retriever.retrieve("server could not be reached", 3, vector_weight=1.0, text_weight=0.0)
+    fused = [r.fused_score for r in results]
+
+    assert fused == sorted(fused, reverse=True)
+    assert fused[0] == pytest.approx(1 / 61)
+
+
+def test_filters_limit_results_to_a_prefix_or_documents(embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex) -> None:
+    retriever = Retriever(embedder, index, RetrievalSettings())
+
+    by_prefix = retriever.retrieve("tea and servers", 5, filters=SearchFilters(prefix="documents/faq/"))
+    by_document = retriever.retrieve(
+        "tea and servers", 5, filters=SearchFilters(document_ids=["documents/guide/tea.txt"])
+    )
+
+    assert {r.chunk.source_key for r in by_prefix} <= {"documents/faq/errno.txt", "documents/faq/network.txt"}
+    assert [r.chunk.source_key for r in by_document] == ["documents/guide/tea.txt"]
