@@ -9,7 +9,7 @@ PY312 := $(shell ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin 2>/dev/n
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install demo up test unit integration lint typecheck template-checks validate build deploy clean
+.PHONY: install demo up test unit integration lint typecheck template-checks validate build deploy clean sync-prompts
 
 UV := $(TOOLS)/uv/bin/uv
 export UV_PYTHON_DOWNLOADS := never
@@ -66,6 +66,13 @@ test: install lint typecheck template-checks  ## everything CI runs
 
 deploy: build
 	$(SAM) deploy --config-env dev
+	$(MAKE) sync-prompts STACK=llmops-dev
+
+# The deployed stack's prompt catalog gets prompts/*.yaml: a changed file becomes the next version; `prod` is set only
+# on prompts that have none (promote later versions with `llmops prompts alias`). Uses your AWS credentials.
+STACK ?= llmops-dev
+sync-prompts: install  ## publish prompts/*.yaml into STACK's prompt catalog (PromptsTableName output)
+	$(BIN)/llmops prompts sync --dir prompts --stack $(STACK) --alias prod --if-missing
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache

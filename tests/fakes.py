@@ -248,3 +248,66 @@ def _matches(query: dict[str, Any], document: dict[str, Any]) -> bool:
     return all(_matches(q, document) for q in boolean.get("filter", [])) and not any(
         _matches(q, document) for q in boolean.get("must_not", [])
     )
+
+
+class FakePromptStore:
+    """The prompt store's semantics in memory: versions are never overwritten; an alias moves only to an existing
+    version, and only from where the caller saw it."""
+
+    def __init__(self) -> None:
+        from llmops.domain.prompts import PromptVersion
+
+        self.versions: dict[tuple[str, int], PromptVersion] = {}
+        self.alias_targets: dict[tuple[str, str], int] = {}
+        self.writes = 0
+
+    def put_version(self, version: Any) -> None:
+        from llmops.domain.errors import PromptVersionExists
+
+        key = (version.name, version.version)
+        if key in self.versions:
+            raise PromptVersionExists(f"{version.name} already has version {version.version}")
+        self.versions[key] = version
+        self.writes += 1
+
+    def get_version(self, name: str, version: int) -> Any:
+        return self.versions.get((name, version))
+
+    def latest_version(self, name: str) -> Any:
+        mine = self.list_versions(name)
+        return mine[-1] if mine else None
+
+    def list_versions(self, name: str) -> list[Any]:
+        return [v for (n, _), v in sorted(self.versions.items()) if n == name]
+
+    def get_alias(self, name: str, alias: str) -> int | None:
+        return self.alias_targets.get((name, alias))
+
+    def aliases(self, name: str) -> dict[str, int]:
+        return {a: v for (n, a), v in self.alias_targets.items() if n == name}
+
+    def put_alias(self, name: str, alias: str, version: int, *, current: int | None) -> None:
+        from llmops.domain.errors import PromptConflict, PromptNotFound
+
+        if (name, version) not in self.versions:
+            raise PromptNotFound(f"{name} has no version {version}")
+        if self.alias_targets.get((name, alias)) != current:
+            raise PromptConflict(f"{name}@{alias} no longer points at {current}")
+        self.alias_targets[(name, alias)] = version
+        self.writes += 1
+
+    def list_prompts(self) -> list[Any]:
+        from llmops.domain.prompts import PromptSummary
+
+        names = sorted({n for n, _ in self.versions})
+        return [
+            PromptSummary(
+                name=n,
+                latest_version=self.latest_version(n).version,
+                description=self.latest_version(n).description,
+                author=self.latest_version(n).author,
+                updated_at=self.latest_version(n).created_at,
+                aliases=self.aliases(n),
+            )
+            for n in names
+        ]

@@ -9,6 +9,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -140,6 +141,22 @@ def render(name: str, request: Annotated[RenderRequest, Body()]) -> RenderedProm
 
 def _error(status: int, error: Exception) -> Response[dict[str, str]]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    """422 with what to change: authors need to know which placeholder is undeclared. The messages are the
+    model's constraints and the catalog's own checks; the input is not echoed."""
+    detail = [
+        {"loc": list(e["loc"]), "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": e["type"]}
+        for e in error.errors()
+    ]
+    message = "; ".join(f"{'.'.join(str(part) for part in d['loc'])}: {d['msg']}" for d in detail)
+    return Response(
+        status_code=422,
+        content_type=content_types.APPLICATION_JSON,
+        body={"statusCode": 422, "message": message, "detail": detail},
+    )
 
 
 @app.exception_handler(PromptNotFound)

@@ -146,6 +146,7 @@ class LocalPlatform:
         restored = self._state.restore(self.deployment.buckets, self.deployment.tables)
         if restored:
             log.info("restored %d objects and items from %s", restored, self.config.home / "state")
+        self._sync_prompts()
         self._deployer.enable_bucket_notifications()
 
         runtime_environment = {
@@ -209,6 +210,25 @@ class LocalPlatform:
             if name:
                 return str(name)
         return "llmops-local"
+
+    def _sync_prompts(self) -> None:
+        """Publish prompts/*.yaml into the catalog, as a deployment does (after restoring state, so the restored
+        versions count): a changed file becomes the next version; `prod` is set only where a prompt has none."""
+        assert self.deployment is not None
+        folder = self.config.project_root / "prompts"
+        if "PromptsTable" not in self.deployment.tables or not folder.is_dir():
+            return
+        from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
+        from llmops_local.prompts import PromptFileError, sync_into_store
+
+        store = DynamoDbPromptStore(self.client("dynamodb"), self.deployment.tables["PromptsTable"])
+        try:
+            outcomes = sync_into_store(store, folder, "prod", only_where_missing=True)
+        except PromptFileError as error:
+            raise PlatformError(f"the prompt files cannot be published:\n{error}") from error
+        for outcome in outcomes:
+            if outcome.created or outcome.alias_moved:
+                log.info("prompt %s@%d published (prod set: %s)", outcome.name, outcome.version, outcome.alias_moved)
 
     def _register_functions_with_emulator(self) -> None:
         """Functions exist in the emulated Lambda service (so state machines can call them by ARN) and run here."""

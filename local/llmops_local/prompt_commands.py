@@ -1,0 +1,207 @@
+"""`llmops prompts`: the prompt catalog from the command line (sync files, list, show, alias, render)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmops.domain.errors import DomainError
+from llmops.domain.prompts import SyncOutcome
+from llmops_local.connection import default_home, platform_endpoints
+from llmops_local.prompts import PromptApiError, PromptFileError, api_call, sync_into_store, sync_through_api
+
+prompts_app = typer.Typer(
+    help="The prompt catalog: versions, aliases, dry runs; prompts/*.yaml synced into it.", no_args_is_help=True
+)
+console = Console()
+
+HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
+AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.", envvar="LLMOPS_AWS_PORT")]
+ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.", envvar="LLMOPS_API_PORT")]
+
+
+def _call(home: Path, aws_port: int, api_port: int, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        try:
+            return dict(api_call(endpoints.api_url, method, path, body).json())
+        except PromptApiError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from error
+
+
+def _stack_output(stack: str, key: str, region: str | None) -> str:
+    import boto3
+
+    described = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)
+    for output in described["Stacks"][0].get("Outputs", []):
+        if output["OutputKey"] == key:
+            return str(output["OutputValue"])
+    raise typer.BadParameter(f"stack {stack} has no output {key}; deploy the current template first")
+
+
+def _print_outcomes(outcomes: list[SyncOutcome]) -> None:
+    table = Table("prompt", "version", "change", "alias")
+    for outcome in outcomes:
+        change = "[green]new version[/green]" if outcome.created else "unchanged"
+        alias = f"{outcome.alias} -> {outcome.version}" if outcome.alias_moved else ""
+        table.add_row(outcome.name, str(outcome.version), change, alias)
+    console.print(table)
+
+
+@prompts_app.command("sync")
+def sync(
+    home: HomeOption,
+    directory: Annotated[Path, typer.Option("--dir", help="Folder of prompt files (one NAME.yaml per prompt).")] = Path(
+        "prompts"
+    ),
+    alias: Annotated[str | None, typer.Option(help="Point this alias at each prompt's latest version.")] = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Set the alias only on prompts that do not have it yet.")
+    ] = False,
+    table: Annotated[
+        str | None, typer.Option(help="Write straight into this DynamoDB table (AWS credentials), not the API.")
+    ] = None,
+    stack: Annotated[
+        str | None, typer.Option(help="Like --table, with the table taken from this stack's PromptsTableName.")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region for --table and --stack.")] = None,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """Publish every prompt file whose spec differs from its prompt's latest version (running it twice is a no-op)."""
+    if not directory.is_dir():
+        raise typer.BadParameter(f"{directory} is not a folder", param_hint="--dir")
+    try:
+        if stack:
+            table = _stack_output(stack, "PromptsTableName", region)
+        if table:
+            import boto3
+
+            from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
+
+            store = DynamoDbPromptStore(boto3.client("dynamodb", region_name=region), table)
+            outcomes = sync_into_store(store, directory, alias, only_where_missing=if_missing)
+        else:
+            with platform_endpoints(home, aws_port, api_port) as endpoints:
+                outcomes = sync_through_api(endpoints.api_url, directory, alias, only_where_missing=if_missing)
+    except (PromptFileError, PromptApiError, DomainError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    _print_outcomes(outcomes)
+
+
+@prompts_app.command("list")
+def list_prompts(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
+    """Every prompt with its latest version and aliases (GET /prompts)."""
+    listed = _call(home, aws_port, api_port, "GET", "/prompts")
+    table = Table("prompt", "latest", "aliases", "author", "updated", "description")
+    for prompt in listed["prompts"]:
+        aliases = ", ".join(f"{alias}={version}" for alias, version in prompt["aliases"].items())
+        table.add_row(
+            prompt["name"],
+            str(prompt["latest_version"]),
+            aliases,
+            prompt["author"],
+            prompt["updated_at"][:19],
+            prompt["description"],
+        )
+    console.print(table)
+
+
+@prompts_app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    home: HomeOption,
+    version: Annotated[
+        str | None, typer.Option("--version", help="A version number, an alias or `latest`: show its text.")
+    ] = None,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """A prompt's versions and aliases; with --version, that version in full."""
+    if version is None:
+        detail = _call(home, aws_port, api_port, "GET", f"/prompts/{name}")
+        aliases_of: dict[int, list[str]] = {}
+        for alias, number in detail["aliases"].items():
+            aliases_of.setdefault(number, []).append(alias)
+        aliases_of.setdefault(detail["latest_version"], []).append("latest")
+        table = Table("version", "aliases", "author", "created", "hash", "description")
+        for item in detail["versions"]:
+            table.add_row(
+                str(item["version"]),
+                ", ".join(aliases_of.get(item["version"], [])),
+                item["author"],
+                item["created_at"][:19],
+                item["content_hash"][:12],
+                item["description"],
+            )
+        console.print(table)
+        return
+    found = _call(home, aws_port, api_port, "GET", f"/prompts/{name}/versions/{version}")
+    console.print(f"[bold]{found['name']}@{found['version']}[/bold]  by {found['author']}, {found['created_at'][:19]}")
+    console.print(f"[dim]{found['description']}[/dim]")
+    console.print(f"variables: {', '.join(found['variables']) or '(none)'}")
+    parameters = {k: v for k, v in found["parameters"].items() if v not in (None, [])}
+    console.print(f"parameters: {parameters or '(platform settings)'}")
+    console.print("[bold]system[/bold]", markup=True)
+    console.print(found["system_template"], markup=False, highlight=False)
+    console.print("[bold]user[/bold]", markup=True)
+    console.print(found["user_template"], markup=False, highlight=False)
+    console.print(f"[bold]refusal[/bold] {found['refusal']}")
+
+
+@prompts_app.command("alias")
+def alias(
+    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="Alias to move (prod, staging, ...).")],
+    version: Annotated[int, typer.Argument(help="Version it should name; an earlier one rolls back.")],
+    home: HomeOption,
+    expected: Annotated[
+        int | None, typer.Option(help="Move only if the alias names this version now (safe promotion).")
+    ] = None,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """Point an alias at a version (PUT /prompts/NAME/aliases/ALIAS)."""
+    body: dict[str, Any] = {"version": version}
+    if expected is not None:
+        body["expected_version"] = expected
+    moved = _call(home, aws_port, api_port, "PUT", f"/prompts/{name}/aliases/{alias_name}", body)
+    before = moved["previous_version"]
+    console.print(
+        f"{moved['name']}@{moved['alias']} -> {moved['version']}"
+        + (f" (was {before})" if before is not None and before != moved["version"] else "")
+    )
+
+
+def _variables(pairs: list[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--var")
+        values[key] = value
+    return values
+
+
+@prompts_app.command("render")
+def render(
+    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    home: HomeOption,
+    ref: Annotated[str, typer.Option(help="A version number, an alias or `latest`.")] = "latest",
+    var: Annotated[list[str] | None, typer.Option("--var", help="KEY=VALUE, once per variable.")] = None,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """Fill a prompt's variables and print what the model would be sent (a dry run; no model is called)."""
+    body = {"ref": ref, "variables": _variables(var or [])}
+    rendered = _call(home, aws_port, api_port, "POST", f"/prompts/{name}/render", body)
+    console.print(f"[bold]{rendered['prompt_id']}[/bold]")
+    console.print("[bold]system[/bold]")
+    console.print(rendered["system"], markup=False, highlight=False)
+    console.print("[bold]user[/bold]")
+    console.print(rendered["user"], markup=False, highlight=False)

@@ -1,0 +1,130 @@
+"""The prompt catalog through the local runtime: files synced at start, versions, aliases and rollback, dry runs,
+and `llmops prompts` against the running platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+from typer.testing import CliRunner
+
+from llmops.domain.answering import DEFAULT_PROMPT
+from llmops_local.cli import app
+from llmops_local.connection import PlatformEndpoints
+from llmops_local.platform import LocalPlatform
+
+
+def _spec(description: str, user_template: str = "Ticket from {customer}:\n{ticket}") -> dict[str, Any]:
+    return {
+        "name": "it-ticket-summary",
+        "description": description,
+        "author": "integration tests",
+        "system_template": "Summarise the support ticket in one sentence.",
+        "user_template": user_template,
+        "variables": ["customer", "ticket"],
+        "parameters": {"temperature": 0.1, "max_tokens": 64, "stop": ["\n\n"]},
+    }
+
+
+def _alias(endpoints: PlatformEndpoints, alias: str, version: int) -> requests.Response:
+    return requests.put(
+        f"{endpoints.api_url}/prompts/it-ticket-summary/aliases/{alias}", json={"version": version}, timeout=30
+    )
+
+
+def test_given_a_fresh_start_then_the_repository_prompt_files_are_in_the_catalog_with_prod_set(
+    endpoints: PlatformEndpoints,
+) -> None:
+    detail = requests.get(f"{endpoints.api_url}/prompts/rag-answer", timeout=30)
+    prod = requests.get(f"{endpoints.api_url}/prompts/rag-answer/versions/prod", timeout=30).json()
+
+    assert detail.status_code == 200
+    assert detail.json()["latest_version"] == 1
+    assert detail.json()["aliases"] == {"prod": 1}
+    assert prod["system_template"] == DEFAULT_PROMPT.system
+    assert prod["user_template"] == DEFAULT_PROMPT.user_template
+
+
+def test_versions_are_created_and_prod_moves_forward_and_rolls_back(endpoints: PlatformEndpoints) -> None:
+    api = endpoints.api_url
+    v1 = requests.post(f"{api}/prompts", json=_spec("first"), timeout=30)
+    v2 = requests.post(f"{api}/prompts", json=_spec("second", "{customer} wrote:\n{ticket}"), timeout=30)
+    v2_again = requests.post(f"{api}/prompts", json=_spec("second", "{customer} wrote:\n{ticket}"), timeout=30)
+
+    to_v1 = _alias(endpoints, "prod", 1)
+    to_v2 = _alias(endpoints, "prod", 2)
+    rolled_back = _alias(endpoints, "prod", 1)
+    prod = requests.get(f"{api}/prompts/it-ticket-summary/versions/prod", timeout=30).json()
+    detail = requests.get(f"{api}/prompts/it-ticket-summary", timeout=30).json()
+
+    assert (v1.status_code, v1.json()["version"]) == (201, 1)
+    assert (v2.status_code, v2.json()["version"]) == (201, 2)
+    assert (v2_again.status_code, v2_again.json()["version"]) == (200, 2)
+    assert [r.status_code for r in (to_v1, to_v2, rolled_back)] == [200, 200, 200]
+    assert rolled_back.json() == {"name": "it-ticket-summary", "alias": "prod", "version": 1, "previous_version": 2}
+    assert (prod["version"], prod["description"]) == (1, "first")
+    assert detail["latest_version"] == 2 and detail["aliases"] == {"prod": 1}
+    assert [v["version"] for v in detail["versions"]] == [1, 2]
+
+
+def test_a_dry_run_renders_the_aliased_version_and_lists_missing_variables(endpoints: PlatformEndpoints) -> None:
+    api = endpoints.api_url
+    requests.post(f"{api}/prompts", json={**_spec("first"), "name": "it-render"}, timeout=30)
+    requests.put(f"{api}/prompts/it-render/aliases/staging", json={"version": 1}, timeout=30)
+
+    rendered = requests.post(
+        f"{api}/prompts/it-render/render",
+        json={"ref": "staging", "variables": {"customer": "Ada", "ticket": "The {export} button fails."}},
+        timeout=30,
+    )
+    incomplete = requests.post(
+        f"{api}/prompts/it-render/render", json={"ref": "staging", "variables": {"customer": "Ada"}}, timeout=30
+    )
+
+    assert rendered.status_code == 200
+    assert rendered.json()["prompt_id"] == "it-render@1"
+    assert rendered.json()["user"] == "Ticket from Ada:\nThe {export} button fails."
+    assert rendered.json()["parameters"]["max_tokens"] == 64
+    assert incomplete.status_code == 422
+    assert "missing variables: ticket" in incomplete.json()["message"]
+
+
+def test_missing_prompts_and_bad_specs_are_refused(endpoints: PlatformEndpoints) -> None:
+    api = endpoints.api_url
+
+    missing = requests.get(f"{api}/prompts/no-such-prompt", timeout=30)
+    missing_alias_target = _alias(endpoints, "canary", 99)
+    undeclared = requests.post(f"{api}/prompts", json={**_spec("x"), "variables": ["ticket"]}, timeout=30)
+
+    assert missing.status_code == 404
+    assert missing_alias_target.status_code == 404
+    assert undeclared.status_code == 422
+    assert "placeholders not declared in variables: customer" in undeclared.json()["message"]
+
+
+def test_llmops_prompts_sync_publishes_changed_files_only_and_moves_an_alias(
+    platform: LocalPlatform, endpoints: PlatformEndpoints, tmp_path: Path
+) -> None:
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    file = folder / "it-synced.yaml"
+    file.write_text(
+        "name: it-synced\nauthor: cli\nvariables: [question]\nsystem: Be brief.\nuser: '{question}'\nparameters: {}\n"
+    )
+    runner = CliRunner()
+    home = ["--home", str(platform.config.home)]
+
+    first = runner.invoke(app, ["prompts", "sync", "--dir", str(folder), *home])
+    again = runner.invoke(app, ["prompts", "sync", "--dir", str(folder), *home])
+    file.write_text(file.read_text().replace("Be brief.", "Be very brief."))
+    staged = runner.invoke(app, ["prompts", "sync", "--dir", str(folder), "--alias", "staging", *home])
+    listed = runner.invoke(app, ["prompts", "list", *home], env={"COLUMNS": "200"})
+
+    assert first.exit_code == 0, first.output
+    assert "new version" in first.output
+    assert again.exit_code == 0 and "unchanged" in again.output
+    assert staged.exit_code == 0 and "staging -> 2" in staged.output, staged.output
+    detail = requests.get(f"{endpoints.api_url}/prompts/it-synced", timeout=30).json()
+    assert detail["latest_version"] == 2 and detail["aliases"] == {"staging": 2}
+    assert "it-synced" in listed.output and "staging=2" in listed.output

@@ -1,0 +1,162 @@
+"""The prompt store against moto in-process, on PromptsTable built from template.yaml's own properties."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
+from llmops.domain.errors import PromptConflict, PromptNotFound, PromptVersionExists
+from llmops.domain.prompts import PromptCatalog, PromptSpec
+from llmops_local.template import load_template
+
+TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
+TABLE = "PromptsTable"
+
+
+def _spec(description: str = "v1") -> PromptSpec:
+    return PromptSpec(
+        author="ana",
+        description=description,
+        system_template="Answer from:\n{context}",
+        user_template="{question}",
+        variables=("context", "question"),
+        parameters={"temperature": 0.3, "top_p": 0.9, "top_k": 40, "max_tokens": 200, "stop": ["\n\nQ:"]},
+        guardrails={"pii": {"action": "mask"}},
+    )
+
+
+@pytest.fixture
+def client() -> Iterator[Any]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        properties = TEMPLATE["Resources"][TABLE]["Properties"]
+        dynamodb.create_table(
+            TableName=TABLE,
+            **{k: v for k, v in properties.items() if k in ("AttributeDefinitions", "KeySchema", "BillingMode")},
+        )
+        yield dynamodb
+
+
+@pytest.fixture
+def store(client: Any) -> DynamoDbPromptStore:
+    return DynamoDbPromptStore(client, TABLE)
+
+
+def test_given_versions_when_read_back_then_every_field_round_trips_and_latest_is_the_highest(
+    store: DynamoDbPromptStore,
+) -> None:
+    catalog = PromptCatalog(store)
+    first = catalog.create_version("rag-answer", _spec("v1"))
+    for n in range(2, 12):  # past v9, where a lexical sort of unpadded numbers would go wrong
+        catalog.create_version("rag-answer", _spec(f"v{n}"))
+
+    assert store.get_version("rag-answer", 1) == first
+    latest = store.latest_version("rag-answer")
+    assert latest is not None and latest.version == 11 and latest.description == "v11"
+    assert [v.version for v in store.list_versions("rag-answer")] == list(range(1, 12))
+    assert first.parameters.stop == ("\n\nQ:",) and first.guardrails == {"pii": {"action": "mask"}}
+    assert store.get_version("rag-answer", 99) is None
+    assert store.latest_version("other") is None
+
+
+def test_a_version_is_never_overwritten(store: DynamoDbPromptStore, client: Any) -> None:
+    first = PromptCatalog(store).create_version("rag-answer", _spec())
+
+    with pytest.raises(PromptVersionExists):
+        store.put_version(first.model_copy(update={"user_template": "{question} (rewritten)"}))
+
+    stored = store.get_version("rag-answer", 1)
+    assert stored is not None and stored.user_template == "{question}"
+    items = client.scan(TableName=TABLE)["Items"]
+    assert [(i["pk"]["S"], i["sk"]["S"]) for i in items] == [("rag-answer", "v#000001")]
+
+
+def test_given_concurrent_publishers_then_each_gets_its_own_version_number(store: DynamoDbPromptStore) -> None:
+    published: list[int] = []
+    start = threading.Barrier(4)
+
+    def publish(n: int) -> None:
+        start.wait()
+        published.append(PromptCatalog(store, attempts=10).create_version("rag-answer", _spec(f"writer {n}")).version)
+
+    writers = [threading.Thread(target=publish, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+
+    assert sorted(published) == [1, 2, 3, 4]
+    assert sorted(v.description for v in store.list_versions("rag-answer")) == [f"writer {n}" for n in range(4)]
+
+
+def test_an_alias_moves_only_to_an_existing_version_and_only_from_where_it_was_seen(
+    store: DynamoDbPromptStore,
+) -> None:
+    catalog = PromptCatalog(store)
+    catalog.create_version("rag-answer", _spec("v1"))
+    catalog.create_version("rag-answer", _spec("v2"))
+
+    store.put_alias("rag-answer", "prod", 1, current=None)
+    with pytest.raises(PromptNotFound, match="no version 3"):
+        store.put_alias("rag-answer", "prod", 3, current=1)
+    with pytest.raises(PromptConflict):
+        store.put_alias("rag-answer", "prod", 2, current=None)  # it exists already
+    with pytest.raises(PromptConflict):
+        store.put_alias("rag-answer", "prod", 2, current=2)  # it points at 1
+    store.put_alias("rag-answer", "prod", 2, current=1)
+    store.put_alias("rag-answer", "staging", 1, current=None)
+
+    assert store.get_alias("rag-answer", "prod") == 2
+    assert store.aliases("rag-answer") == {"prod": 2, "staging": 1}
+    assert store.get_alias("rag-answer", "canary") is None
+
+
+def test_rolling_back_prod_through_the_catalog(store: DynamoDbPromptStore) -> None:
+    catalog = PromptCatalog(store)
+    catalog.create_version("rag-answer", _spec("v1"))
+    catalog.create_version("rag-answer", _spec("v2"))
+    catalog.set_alias("rag-answer", "prod", 2)
+
+    rollback = catalog.set_alias("rag-answer", "prod", 1)
+
+    assert (rollback.version, rollback.previous_version) == (1, 2)
+    assert catalog.get("rag-answer", "prod").description == "v1"
+
+
+def test_listing_summarises_every_prompt_with_its_latest_version_and_aliases(store: DynamoDbPromptStore) -> None:
+    catalog = PromptCatalog(store)
+    for name in ("b-prompt", "a-prompt"):
+        catalog.create_version(name, _spec("first"))
+    catalog.create_version("a-prompt", _spec("second"))
+    catalog.set_alias("a-prompt", "prod", 1)
+
+    listed = catalog.list_prompts()
+
+    assert [(s.name, s.latest_version, s.description, s.aliases) for s in listed] == [
+        ("a-prompt", 2, "second", {"prod": 1}),
+        ("b-prompt", 1, "first", {}),
+    ]
+
+
+def test_make_sync_prompts_path_writes_the_files_straight_into_a_deployed_table(store: DynamoDbPromptStore) -> None:
+    from typer.testing import CliRunner
+
+    from llmops_local.cli import app
+
+    repository_prompts = Path(__file__).resolve().parents[2] / "prompts"
+    arguments = ["prompts", "sync", "--dir", str(repository_prompts), "--table", TABLE, "--region", "us-east-1"]
+
+    first = CliRunner().invoke(app, [*arguments, "--alias", "prod", "--if-missing"])
+    again = CliRunner().invoke(app, [*arguments, "--alias", "prod", "--if-missing"])
+
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == 0 and "unchanged" in again.output
+    assert store.aliases("rag-answer") == {"prod": 1}
+    assert [v.version for v in store.list_versions("rag-answer")] == [1]

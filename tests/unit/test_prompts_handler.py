@@ -1,0 +1,87 @@
+"""The prompts function on an in-memory catalog: routes, status codes and error mapping."""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from llmops.domain.prompts import PromptCatalog
+from llmops_local.functions import LocalLambdaContext
+from tests.fakes import FakePromptStore
+from tests.template.handler_modules import load_handler_module
+
+BODY = {
+    "name": "ticket-summary",
+    "author": "ana",
+    "system_template": "You summarise tickets for {team}.",
+    "user_template": "{ticket}",
+    "variables": ["team", "ticket"],
+}
+
+
+@pytest.fixture
+def prompts_app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+    module = load_handler_module("prompts")
+    catalog = PromptCatalog(FakePromptStore())
+    monkeypatch.setattr(module, "catalog", lambda: catalog)
+    return module
+
+
+def _call(module: ModuleType, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    event = {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": method, "resourcePath": path},
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+    context = LocalLambdaContext(
+        function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
+    )
+    response = module.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_creating_a_version_answers_201_and_the_same_spec_again_answers_200_with_it(prompts_app: ModuleType) -> None:
+    created = _call(prompts_app, "POST", "/prompts", BODY)
+    unchanged = _call(prompts_app, "POST", "/prompts", BODY)
+
+    assert created[0] == 201 and created[1]["version"] == 1 and created[1]["name"] == "ticket-summary"
+    assert unchanged == (200, created[1])
+
+
+def test_an_invalid_spec_is_422_with_the_reason(prompts_app: ModuleType) -> None:
+    status, body = _call(prompts_app, "POST", "/prompts", {**BODY, "variables": ["ticket"]})
+
+    assert status == 422
+    assert "placeholders not declared in variables: team" in json.dumps(body)
+
+
+def test_domain_errors_map_to_404_409_and_422(prompts_app: ModuleType) -> None:
+    _call(prompts_app, "POST", "/prompts", BODY)
+    _call(prompts_app, "PUT", "/prompts/ticket-summary/aliases/prod", {"version": 1})
+
+    missing = _call(prompts_app, "GET", "/prompts/nothing-here")
+    missing_version = _call(prompts_app, "GET", "/prompts/ticket-summary/versions/4")
+    stale = _call(prompts_app, "PUT", "/prompts/ticket-summary/aliases/prod", {"version": 1, "expected_version": 3})
+    latest = _call(prompts_app, "PUT", "/prompts/ticket-summary/aliases/latest", {"version": 1})
+    unrendered = _call(prompts_app, "POST", "/prompts/ticket-summary/render", {"ref": "prod", "variables": {}})
+
+    assert missing[0] == 404 and "no prompt named nothing-here" in missing[1]["message"]
+    assert missing_version[0] == 404
+    assert stale[0] == 409
+    assert latest[0] == 422
+    assert unrendered[0] == 422 and "missing variables: team, ticket" in unrendered[1]["message"]
