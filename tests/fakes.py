@@ -78,7 +78,9 @@ class FakeVectorIndex:
     def count(self) -> int:
         return len(self.rows)
 
-    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
+    def text_search(
+        self, text: str, k: int, filters: SearchFilters | None = None, query_vector: object = None
+    ) -> list[TextMatch]:
         """Stands in for BM25 with a count of shared lowercase words."""
         words = set(text.lower().split())
         scored = [(len(words & set(c.text.lower().split())), c) for c, _ in self._visible(filters)]

@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from llmops.composition import build_answering_service, build_retriever
-from llmops.domain.answering import MAX_QUESTION_CHARS, QuestionAnsweringService
-from llmops.domain.errors import InvalidQuestion, ModelInvocationError
+from llmops.domain.answering import MAX_QUESTION_CHARS, PromptChoice, QuestionAnsweringService
+from llmops.domain.errors import InvalidQuestion, ModelInvocationError, PromptNotFound
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
 from llmops.domain.retrieval import Retriever
 from llmops.observability import logger, metrics, tracer
@@ -27,6 +27,8 @@ class QueryRequest(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=50)
     mode: SearchMode | None = Field(default=None, description="vector, text or hybrid (default: SEARCH_MODE).")
     filters: SearchFilters | None = None
+    prompt: str | None = Field(default=None, description="Catalog prompt name (default: ANSWER_PROMPT_NAME).")
+    prompt_version: str | None = Field(default=None, description="Version number or alias (default: prod).")
 
 
 class SearchRequest(BaseModel):
@@ -77,7 +79,14 @@ def search(request: Annotated[SearchRequest, Body()]) -> SearchResponse:
 @app.post("/query")
 @tracer.capture_method
 def query(request: Annotated[QueryRequest, Body()]) -> Answer:
-    answer = answering_service().answer(request.question, request.top_k, mode=request.mode, filters=request.filters)
+    choice = None
+    if request.prompt or request.prompt_version:
+        choice = PromptChoice(
+            request.prompt or settings().answer_prompt_name, request.prompt_version or settings().answer_prompt_ref
+        )
+    answer = answering_service().answer(
+        request.question, request.top_k, mode=request.mode, filters=request.filters, prompt=choice
+    )
     metrics.add_metric(name="QueryLatency", unit=MetricUnit.Milliseconds, value=answer.latency_ms)
     metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=answer.usage.input_tokens)
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=answer.usage.output_tokens)
@@ -88,6 +97,11 @@ def query(request: Annotated[QueryRequest, Body()]) -> Answer:
 @app.exception_handler(InvalidQuestion)
 def invalid_question(error: InvalidQuestion) -> Response[dict[str, str]]:
     return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+
+
+@app.exception_handler(PromptNotFound)
+def prompt_not_found(error: PromptNotFound) -> Response[dict[str, str]]:
+    return Response(status_code=404, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
 
 
 @app.exception_handler(ModelInvocationError)

@@ -10,9 +10,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
+from llmops.domain.answering import AnsweringPolicy, PromptChoice, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
 from llmops.domain.documents import DocumentCatalog
+from llmops.domain.guardrails import Guardrails
 from llmops.domain.index_routing import RoutedVectorIndex
 from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.domain.prompts import PromptCatalog
@@ -21,13 +22,14 @@ from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops.ports import (
     DocumentRegistry,
     Embedder,
+    EventPublisher,
     IndexPointer,
     LanguageModel,
     ObjectStore,
     PromptStore,
     VectorIndex,
 )
-from llmops.settings import EmbeddingProvider, LlmProvider, Settings, VectorStoreKind
+from llmops.settings import EmbeddingProvider, GuardrailsProvider, LlmProvider, Settings, VectorStoreKind
 
 T = TypeVar("T")
 _shared: dict[tuple[Any, ...], Any] = {}
@@ -208,6 +210,8 @@ def build_answering_service(settings: Settings) -> QuestionAnsweringService:
             max_new_tokens=settings.llm_max_new_tokens,
             temperature=settings.llm_temperature,
         ),
+        prompts=build_prompt_catalog(settings) if settings.prompts_table else None,
+        default_prompt=PromptChoice(settings.answer_prompt_name, settings.answer_prompt_ref),
     )
 
 
@@ -249,3 +253,59 @@ def build_prompt_store(settings: Settings) -> PromptStore:
 
 def build_prompt_catalog(settings: Settings) -> PromptCatalog:
     return PromptCatalog(build_prompt_store(settings), alias_refresh_seconds=settings.prompt_alias_refresh_seconds)
+
+
+def build_event_publisher(settings: Settings, source: str = "llmops.guardrails") -> EventPublisher | None:
+    """Events on the EVENT_BUS_NAME bus; None when no bus is configured."""
+    if not settings.event_bus_name:
+        return None
+    from llmops.adapters.aws.eventbridge_publisher import EventBridgePublisher
+
+    return EventBridgePublisher(_boto3_client("events", settings), settings.event_bus_name, source)
+
+
+def build_guardrails(settings: Settings) -> Guardrails:
+    """Guardrails with the detectors GUARDRAILS_PROVIDER names and GUARDRAIL_POLICY as the default policy.
+
+    Every detector is built whatever the default policy switches off, because a prompt may switch it back on."""
+    events = build_event_publisher(settings)
+    policy = settings.guardrail_policy
+    provider = settings.guardrails_provider
+    if provider is GuardrailsProvider.OFF:
+        return Guardrails(events=events, default_policy=policy)
+    if provider is GuardrailsProvider.COMPREHEND:
+        from llmops.adapters.aws.comprehend_guardrails import ComprehendGuardrails
+
+        comprehend = ComprehendGuardrails(_boto3_client("comprehend", settings), settings.aws_region)
+        return Guardrails(
+            injection=comprehend, pii=comprehend, toxicity=comprehend, events=events, default_policy=policy
+        )
+    if provider is GuardrailsProvider.BEDROCK:
+        from llmops.adapters.aws.bedrock_guardrails import BedrockGuardrails
+
+        bedrock = BedrockGuardrails(
+            _boto3_client("bedrock-runtime", settings),
+            settings.bedrock_guardrail_id,
+            settings.bedrock_guardrail_version,
+        )
+        return Guardrails(injection=bedrock, pii=bedrock, toxicity=bedrock, events=events, default_policy=policy)
+
+    try:
+        from llmops.adapters.local.guardrail_models import (
+            NanoGuardInjectionDetector,
+            PresidioPiiDetector,
+            ProfanityToxicityDetector,
+        )
+
+        return Guardrails(
+            injection=NanoGuardInjectionDetector(),
+            pii=PresidioPiiDetector(),
+            toxicity=ProfanityToxicityDetector(),
+            events=events,
+            default_policy=policy,
+        )
+    except ModuleNotFoundError as error:  # on Lambda: local adapters and their models are not in the layer
+        raise ValueError(
+            f"GUARDRAILS_PROVIDER=local needs the packaged guardrail models of the `local` extra ({error.name} is "
+            "missing); on AWS set GUARDRAILS_PROVIDER to comprehend, bedrock or off"
+        ) from error

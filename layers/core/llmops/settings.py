@@ -7,10 +7,12 @@ from the same template. Nothing else in the package reads the environment.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from llmops.domain.guardrails import GuardrailPolicy
 from llmops.domain.models import SearchMode
 
 
@@ -29,6 +31,13 @@ class LlmProvider(StrEnum):
     SAGEMAKER = "sagemaker"
     BEDROCK = "bedrock"
     LOCAL = "local"
+
+
+class GuardrailsProvider(StrEnum):
+    LOCAL = "local"  # packaged models (local mode only: they are not in the Lambda layer)
+    COMPREHEND = "comprehend"
+    BEDROCK = "bedrock"
+    OFF = "off"
 
 
 class Settings(BaseSettings):
@@ -84,9 +93,32 @@ class Settings(BaseSettings):
     search_vector_weight: float = Field(default=1.0, ge=0, alias="SEARCH_VECTOR_WEIGHT")
     search_text_weight: float = Field(default=1.0, ge=0, alias="SEARCH_TEXT_WEIGHT")
     search_rrf_k: int = Field(default=60, gt=0, alias="SEARCH_RRF_K")
+    # The catalog prompt that answers when a request names none: a name and a version number or alias.
+    answer_prompt_name: str = Field(default="rag-answer", alias="ANSWER_PROMPT_NAME")
+    answer_prompt_ref: str = Field(default="prod", alias="ANSWER_PROMPT_REF")
     retrieval_top_k: int = Field(default=3, gt=0, le=50, alias="RETRIEVAL_TOP_K")
     # Below this cosine similarity the best chunk is not evidence enough, and the answer is "I don't know".
     min_relevance_score: float = Field(default=0.35, ge=-1.0, le=1.0, alias="MIN_RELEVANCE_SCORE")
     # Each answer sentence must be at least this similar to a sentence of the passages, or it is dropped.
     min_answer_support: float = Field(default=0.7, ge=-1.0, le=1.0, alias="MIN_ANSWER_SUPPORT")
     max_context_tokens: int = Field(default=900, gt=0, alias="MAX_CONTEXT_TOKENS")
+
+    # Guardrails on questions and answers: who detects (GUARDRAILS_PROVIDER) and what happens (GUARDRAIL_POLICY, a
+    # JSON object of overrides of the default policy, e.g. {"pii": "block"}; empty: the defaults). Prompts may
+    # override the policy further. Every hit is published to EVENT_BUS_NAME (none when empty).
+    guardrails_provider: GuardrailsProvider = Field(default=GuardrailsProvider.LOCAL, alias="GUARDRAILS_PROVIDER")
+    guardrail_policy: Annotated[GuardrailPolicy, NoDecode] = Field(
+        default_factory=GuardrailPolicy, alias="GUARDRAIL_POLICY"
+    )
+    bedrock_guardrail_id: str = Field(default="", alias="BEDROCK_GUARDRAIL_ID")
+    bedrock_guardrail_version: str = Field(default="", alias="BEDROCK_GUARDRAIL_VERSION")
+    event_bus_name: str = Field(default="", alias="EVENT_BUS_NAME")
+
+    @field_validator("guardrail_policy", mode="before")
+    @classmethod
+    def _guardrail_policy_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return GuardrailPolicy.from_json(value)
+        if isinstance(value, dict):
+            return GuardrailPolicy().merged_with(value)
+        return value

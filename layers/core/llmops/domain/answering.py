@@ -4,35 +4,44 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from llmops.domain.errors import InvalidQuestion
+from llmops.domain.errors import InvalidQuestion, PromptNotFound
 from llmops.domain.grounding import GroundingCheck
 from llmops.domain.models import Abstention, Answer, Citation, ScoredChunk, SearchFilters, SearchMode, Usage
+from llmops.domain.prompts import DEFAULT_REFUSAL, ModelParameters, PromptVersion, RenderedPrompt, VersionRef
 from llmops.domain.retrieval import Retriever
 from llmops.ports import Embedder, GenerationRequest, LanguageModel
 
 logger = Logger(child=True)
 
-I_DONT_KNOW = "I don't know: the indexed documents do not contain enough information to answer that."
+I_DONT_KNOW = DEFAULT_REFUSAL
 MAX_QUESTION_CHARS = 2000
 _REFUSAL = re.compile(r"\b(i don'?t know|i do not know|cannot answer|can't answer|no information)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class RagPrompt:
-    """The prompt that turns a question and numbered passages into a cited answer."""
+    """The built-in prompt, used when the catalog has no version of the configured prompt (yet)."""
 
     prompt_id: str
     system: str
     user_template: str
 
-    def render(self, question: str, passages: str) -> tuple[str, str]:
-        return (
-            self.system.format(question=question, context=passages),
-            self.user_template.format(question=question, context=passages),
+    def render(self, question: str, passages: str) -> RenderedPrompt:
+        name, _, _ = self.prompt_id.partition("@")
+        return RenderedPrompt(
+            name=name,
+            version=0,
+            prompt_id=self.prompt_id,
+            system=self.system.format(question=question, context=passages),
+            user=self.user_template.format(question=question, context=passages),
+            parameters=ModelParameters(),
+            refusal=DEFAULT_REFUSAL,
         )
 
 
@@ -46,6 +55,18 @@ DEFAULT_PROMPT = RagPrompt(
     ),
     user_template="{question}\nAnswer in one or two sentences.",
 )
+
+
+class PromptSource(Protocol):
+    def resolve(self, name: str, ref: VersionRef = ...) -> PromptVersion: ...
+
+
+@dataclass(frozen=True)
+class PromptChoice:
+    """Which catalog prompt answers: a name and a version number or alias."""
+
+    name: str = "rag-answer"
+    ref: VersionRef = "prod"
 
 
 @dataclass(frozen=True)
@@ -65,13 +86,15 @@ class QuestionAnsweringService:
         retriever: Retriever,
         llm: LanguageModel,
         policy: AnsweringPolicy,
-        prompt: RagPrompt = DEFAULT_PROMPT,
+        prompts: PromptSource | None = None,
+        default_prompt: PromptChoice = PromptChoice(),
     ) -> None:
         self._embedder = embedder
         self._retriever = retriever
         self._llm = llm
         self._policy = policy
-        self._prompt = prompt
+        self._prompts = prompts
+        self._default_prompt = default_prompt
         self._grounding = GroundingCheck(embedder, policy.min_answer_support)
 
     def answer(
@@ -80,8 +103,10 @@ class QuestionAnsweringService:
         top_k: int | None = None,
         mode: SearchMode | None = None,
         filters: SearchFilters | None = None,
+        prompt: PromptChoice | None = None,
     ) -> Answer:
         started = time.perf_counter()
+        template = self._template(prompt or self._default_prompt)
         question = question.strip()
         if not question:
             raise InvalidQuestion("the question is empty")
@@ -92,25 +117,28 @@ class QuestionAnsweringService:
         evidence = [hit for hit in retrieved if hit.score >= self._policy.min_relevance_score]
         if not evidence:
             logger.info("No evidence above the relevance threshold; declining", extra={"question": question})
-            return self._declined(question, started, Usage(), Abstention.NO_RELEVANT_CONTEXT)
+            return self._declined(question, started, Usage(), Abstention.NO_RELEVANT_CONTEXT, template(question, ""))
 
         passages = self._fit_to_budget(evidence)
-        system, user = self._prompt.render(question, self._format_passages(passages))
+        rendered = template(question, self._format_passages(passages))
+        parameters = rendered.parameters
         generation = self._llm.generate(
             GenerationRequest(
-                system=system,
-                user=user,
-                max_new_tokens=self._policy.max_new_tokens,
-                temperature=self._policy.temperature,
+                system=rendered.system,
+                user=rendered.user,
+                max_new_tokens=parameters.max_tokens or self._policy.max_new_tokens,
+                temperature=self._policy.temperature if parameters.temperature is None else parameters.temperature,
+                top_p=parameters.top_p,
+                stop=parameters.stop,
             )
         )
         text = generation.text.strip()
         if not text or _REFUSAL.search(text):
-            return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED)
+            return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED, rendered)
         grounded = self._grounding.check(text, passages)
         if not grounded.sentences:
             logger.info("Answer not supported by its context; declining", extra={"answer": text})
-            return self._declined(question, started, generation.usage, Abstention.NOT_SUPPORTED_BY_CONTEXT)
+            return self._declined(question, started, generation.usage, Abstention.NOT_SUPPORTED_BY_CONTEXT, rendered)
 
         return Answer(
             question=question,
@@ -119,10 +147,25 @@ class QuestionAnsweringService:
             citations=self._citations({s.passage_number for s in grounded.sentences}, passages),
             support=grounded.support,
             model_id=self._llm.model_id,
-            prompt_id=self._prompt.prompt_id,
+            prompt_id=rendered.prompt_id,
+            prompt_name=rendered.name,
+            prompt_version=rendered.version or None,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             usage=generation.usage,
         )
+
+    def _template(self, choice: PromptChoice) -> Callable[[str, str], RenderedPrompt]:
+        """The prompt version that answers: from the catalog, else (for the default prompt only) the built-in one."""
+        if self._prompts is not None:
+            try:
+                version = self._prompts.resolve(choice.name, choice.ref)
+            except PromptNotFound:
+                if choice != self._default_prompt:
+                    raise
+                logger.warning("Prompt not in the catalog; using the built-in one", extra={"prompt": choice.name})
+            else:
+                return lambda question, context: version.render({"question": question, "context": context})
+        return lambda question, context: DEFAULT_PROMPT.render(question, context)
 
     def _fit_to_budget(self, evidence: list[ScoredChunk]) -> list[ScoredChunk]:
         """Most relevant passages first (in retrieval order), whole passages only, until the budget is spent."""
@@ -156,15 +199,19 @@ class QuestionAnsweringService:
             for number in sorted(numbers)
         ]
 
-    def _declined(self, question: str, started: float, usage: Usage, reason: Abstention) -> Answer:
+    def _declined(
+        self, question: str, started: float, usage: Usage, reason: Abstention, prompt: RenderedPrompt
+    ) -> Answer:
         return Answer(
             question=question,
-            answer=I_DONT_KNOW,
+            answer=prompt.refusal,
             grounded=False,
             abstention=reason,
             citations=[],
             model_id=self._llm.model_id,
-            prompt_id=self._prompt.prompt_id,
+            prompt_id=prompt.prompt_id,
+            prompt_name=prompt.name,
+            prompt_version=prompt.version or None,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             usage=usage,
         )

@@ -64,8 +64,14 @@ class RoutedVectorIndex:
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
         return self.index(self.state().active).search(vector, k, filters)
 
-    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
-        return self.index(self.state().active).text_search(text, k, filters)
+    def text_search(
+        self,
+        text: str,
+        k: int,
+        filters: SearchFilters | None = None,
+        query_vector: NDArray[np.float32] | None = None,
+    ) -> list[TextMatch]:
+        return self.index(self.state().active).text_search(text, k, filters, query_vector)
 
     def count(self) -> int:
         return self.index(self.state().active).count()

@@ -68,6 +68,7 @@ class ScoredChunk(Frozen):
 class TextMatch(Frozen):
     chunk: Chunk
     score: float = Field(description="BM25 relevance of the chunk's text to the query.")
+    similarity: float | None = Field(default=None, description="Cosine similarity to the query vector, if given.")
 
 
 class SearchMode(StrEnum):
@@ -152,7 +153,9 @@ class Answer(Frozen):
         default=None, description="Lowest similarity between a kept answer sentence and its supporting passage."
     )
     model_id: str
-    prompt_id: str
+    prompt_id: str = Field(description="name@version of the prompt that produced the answer.")
+    prompt_name: str
+    prompt_version: int | None = Field(description="The catalog version; None for the built-in fallback prompt.")
     latency_ms: float
     usage: Usage
 

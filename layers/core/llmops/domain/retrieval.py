@@ -47,7 +47,7 @@ class Retriever:
         by_vector = self._index.search(vector, candidates, filters) if mode is not SearchMode.TEXT else []
         if mode is SearchMode.VECTOR:
             return by_vector[:top_k]
-        by_text = self._index.text_search(query, candidates, filters)
+        by_text = self._index.text_search(query, candidates, filters, query_vector=vector)
         weights = (
             self._settings.vector_weight if vector_weight is None else vector_weight,
             self._settings.text_weight if text_weight is None else text_weight,
@@ -96,5 +96,7 @@ def _fuse(
     for rank, match in enumerate(by_text, start=1):
         found = candidate(match.chunk)
         found.text_score = match.score
+        if found.similarity is None:
+            found.similarity = match.similarity
         found.fused_score = (found.fused_score or 0.0) + weights[1] / (rrf_k + rank)
     return sorted(candidates.values(), key=lambda c: c.fused_score or 0.0, reverse=True)

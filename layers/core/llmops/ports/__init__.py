@@ -73,8 +73,15 @@ class VectorIndex(Protocol):
         """k-NN: the k chunks most similar to `vector` (score = cosine similarity)."""
         ...
 
-    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
-        """Full-text (BM25): the k chunks whose text best matches `text`."""
+    def text_search(
+        self,
+        text: str,
+        k: int,
+        filters: SearchFilters | None = None,
+        query_vector: NDArray[np.float32] | None = None,
+    ) -> list[TextMatch]:
+        """Full-text (BM25): the k chunks whose text best matches `text`; with `query_vector`, each match also
+        carries its cosine similarity to it (from the stored vector, without embedding anything)."""
         ...
 
     def count(self) -> int:
@@ -212,3 +219,60 @@ class PromptStore(Protocol):
         ...
 
     def list_prompts(self) -> list[PromptSummary]: ...
+
+
+@dataclass(frozen=True)
+class PiiSpan:
+    """Personal data found in a text: its entity type (Presidio's names, e.g. EMAIL_ADDRESS), where, how sure."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class ToxicityScore:
+    score: float
+    categories: tuple[str, ...] = ()
+
+
+class InjectionDetector(Protocol):
+    """Tells whether a text tries to override the assistant's instructions (prompt injection, jailbreak)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def injection_score(self, text: str) -> float:
+        """Probability, 0 to 1, that the text is a prompt injection. Raises GuardrailUnavailable on failure."""
+        ...
+
+
+class PiiDetector(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def find_pii(self, text: str, entity_types: Sequence[str]) -> list[PiiSpan]:
+        """Spans of personal data; at least those of `entity_types` (more may come back, the caller filters).
+        Offsets are character offsets into `text`. Raises GuardrailUnavailable on failure."""
+        ...
+
+
+class ToxicityDetector(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def toxicity(self, text: str) -> ToxicityScore:
+        """Probability, 0 to 1, that the text is abusive, hateful or obscene, with the categories found when the
+        detector names them. Raises GuardrailUnavailable on failure."""
+        ...
+
+
+class EventPublisher(Protocol):
+    """Publishes platform events (EventBridge). Never raises: an event that cannot be sent is logged."""
+
+    def publish(self, detail_type: str, detail: dict[str, object]) -> None: ...
+
+    def publish_many(self, events: Sequence[tuple[str, dict[str, object]]]) -> None:
+        """Publish (detail type, detail) pairs, batched as the bus allows."""
+        ...

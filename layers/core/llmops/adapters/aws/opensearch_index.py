@@ -94,10 +94,24 @@ class OpenSearchVectorIndex:
         # faiss inner-product scores arrive as 1 + ip when ip >= 0 and 1 / (1 - ip) otherwise; undo that.
         return [ScoredChunk(chunk=Chunk.model_validate(hit["_source"]), score=_cosine(hit["_score"])) for hit in hits]
 
-    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
+    def text_search(
+        self,
+        text: str,
+        k: int,
+        filters: SearchFilters | None = None,
+        query_vector: NDArray[np.float32] | None = None,
+    ) -> list[TextMatch]:
         query = {"bool": {"must": [{"match": {"text": text}}], "filter": _filter_clauses(filters)}}
-        hits = self._hits({"size": k, "query": query, "_source": {"excludes": ["vector"]}})
-        return [TextMatch(chunk=Chunk.model_validate(hit["_source"]), score=float(hit["_score"])) for hit in hits]
+        source: Any = True if query_vector is not None else {"excludes": ["vector"]}
+        hits = self._hits({"size": k, "query": query, "_source": source})
+        return [
+            TextMatch(
+                chunk=Chunk.model_validate(hit["_source"]),
+                score=float(hit["_score"]),
+                similarity=None if query_vector is None else float(np.dot(hit["_source"]["vector"], query_vector)),
+            )
+            for hit in hits
+        ]
 
     def _hits(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         try:

@@ -106,13 +106,26 @@ class LanceDbVectorIndex:
         rows = _filtered(query, filters).limit(k).to_list()
         return [ScoredChunk(chunk=_chunk(row), score=1.0 - float(row["_distance"])) for row in rows]
 
-    def text_search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[TextMatch]:
+    def text_search(
+        self,
+        text: str,
+        k: int,
+        filters: SearchFilters | None = None,
+        query_vector: NDArray[np.float32] | None = None,
+    ) -> list[TextMatch]:
         table = self._readable()
         if table is None or not text.strip():
             return []
         self._ensure_full_text_index(table)
         rows = _filtered(table.search(text, query_type="fts"), filters).limit(k).to_list()
-        return [TextMatch(chunk=_chunk(row), score=float(row["_score"])) for row in rows]
+        return [
+            TextMatch(
+                chunk=_chunk(row),
+                score=float(row["_score"]),
+                similarity=None if query_vector is None else float(np.dot(row["vector"], query_vector)),
+            )
+            for row in rows
+        ]
 
     def _readable(self) -> Any:
         if self._table is None and not self._exists():
