@@ -65,3 +65,7 @@ class PromptConflict(DomainError):
 
 class PromptVersionExists(PromptConflict):
     """A store refused to overwrite a version: versions are immutable."""
+
+
+class GuardrailUnavailable(ModelInvocationError):
+    """A guardrail detector failed, so the text could not be checked; retrying later may succeed."""
