@@ -162,3 +162,16 @@ def test_given_the_last_attempt_fails_then_the_reason_says_it_was_dead_lettered(
     status, reason = registry.last("documents/a.txt")
     assert status is DocumentStatus.FAILED
     assert "failed 3 times, moved to the dead-letter queue" in (reason or "")
+
+
+def test_a_redelivered_version_that_already_settled_is_not_shown_as_queued_again(embedder: OnnxMiniLmEmbedder) -> None:
+    store = FakeObjectStore({"documents/a.txt": b"Settled text."})
+    service, _, registry = _service(embedder, store)
+    ref = DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v1")
+    service.ingest(ref)
+
+    service.mark_queued(ref)
+    service.mark_queued(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v2"))
+
+    statuses = [status for key, status, _ in registry.history if key == "documents/a.txt"]
+    assert statuses[-2:] == [DocumentStatus.INDEXED, DocumentStatus.QUEUED]

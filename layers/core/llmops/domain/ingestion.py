@@ -54,6 +54,11 @@ class IngestionService:
         self._index_ready = False
 
     def mark_queued(self, ref: DocumentRef) -> None:
+        """Show a document as waiting in its batch, unless this very version has already settled (a redelivery)."""
+        previous = self._registry.get(ref.document_id)
+        version = ref.version_id or ref.etag or "unversioned"
+        if previous is not None and previous.version == version and previous.status is not DocumentStatus.QUEUED:
+            return
         self._registry.record(ref, DocumentStatus.QUEUED)
 
     def ingest(self, ref: DocumentRef, attempt: int = 1, last_attempt: bool = False) -> IngestionResult:
