@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from llmops.composition import build_answering_service, build_retriever
-from llmops.domain.answering import MAX_QUESTION_CHARS, PromptChoice, QuestionAnsweringService
+from llmops.domain.answering import MAX_QUESTION_CHARS, GuardrailBlocked, PromptChoice, QuestionAnsweringService
 from llmops.domain.errors import InvalidQuestion, ModelInvocationError, PromptNotFound
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
 from llmops.domain.retrieval import Retriever
@@ -87,6 +87,7 @@ def query(request: Annotated[QueryRequest, Body()]) -> Answer:
     answer = answering_service().answer(
         request.question, request.top_k, mode=request.mode, filters=request.filters, prompt=choice
     )
+    _count_guardrail_hits(answer.guardrails)
     metrics.add_metric(name="QueryLatency", unit=MetricUnit.Milliseconds, value=answer.latency_ms)
     metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=answer.usage.input_tokens)
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=answer.usage.output_tokens)
@@ -97,6 +98,20 @@ def query(request: Annotated[QueryRequest, Body()]) -> Answer:
 @app.exception_handler(InvalidQuestion)
 def invalid_question(error: InvalidQuestion) -> Response[dict[str, str]]:
     return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+
+
+def _count_guardrail_hits(hits: list[dict[str, Any]]) -> None:
+    for hit in hits:  # e.g. GuardrailPiiInputRedact: one metric per check, stage and action
+        name = "".join(part.title().replace("_", "") for part in (hit["check"], hit["stage"], hit["action"]))
+        metrics.add_metric(name=f"Guardrail{name}", unit=MetricUnit.Count, value=1)
+
+
+@app.exception_handler(GuardrailBlocked)
+def guardrail_blocked(error: GuardrailBlocked) -> Response[dict[str, Any]]:
+    verdict = error.verdict
+    _count_guardrail_hits([hit.model_dump(mode="json") for hit in verdict.hits])
+    body = {"message": str(error), "blocked_by": verdict.blocked_by, "stage": verdict.stage}
+    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @app.exception_handler(PromptNotFound)

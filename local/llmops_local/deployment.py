@@ -104,6 +104,7 @@ class LocalDeployer:
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::Api": self._api,
             "AWS::Serverless::StateMachine": self._state_machine,
+            "AWS::Events::EventBus": self._event_bus,
         }
 
     def deploy(self) -> Deployment:
@@ -215,6 +216,13 @@ class LocalDeployer:
         self._resolver.attributes[(logical, "Arn")] = f"arn:aws:sqs:{self._resolver.region}:{ACCOUNT_ID}:{name}"
         self._resolver.attributes[(logical, "QueueName")] = name
         self._resolver.attributes[(logical, "QueueUrl")] = url
+
+    def _event_bus(self, logical: str, properties: dict[str, Any]) -> None:
+        name = properties.get("Name") or self._physical_name(logical)
+        arn = self._client("events").create_event_bus(Name=name)["EventBusArn"]
+        self._resolver.refs[logical] = name
+        self._resolver.attributes[(logical, "Arn")] = arn
+        self._resolver.attributes[(logical, "Name")] = name
 
     def _rule(self, logical: str, properties: dict[str, Any]) -> None:
         name = properties.get("Name") or self._physical_name(logical)

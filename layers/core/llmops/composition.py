@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from llmops.domain.answering import AnsweringPolicy, PromptChoice, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
@@ -30,6 +30,9 @@ from llmops.ports import (
     VectorIndex,
 )
 from llmops.settings import EmbeddingProvider, GuardrailsProvider, LlmProvider, Settings, VectorStoreKind
+
+if TYPE_CHECKING:
+    from llmops.domain.evaluation.runs import EvaluationService
 
 T = TypeVar("T")
 _shared: dict[tuple[Any, ...], Any] = {}
@@ -212,6 +215,7 @@ def build_answering_service(settings: Settings) -> QuestionAnsweringService:
         ),
         prompts=build_prompt_catalog(settings) if settings.prompts_table else None,
         default_prompt=PromptChoice(settings.answer_prompt_name, settings.answer_prompt_ref),
+        guardrails=build_guardrails(settings),
     )
 
 
@@ -309,3 +313,69 @@ def build_guardrails(settings: Settings) -> Guardrails:
             f"GUARDRAILS_PROVIDER=local needs the packaged guardrail models of the `local` extra ({error.name} is "
             "missing); on AWS set GUARDRAILS_PROVIDER to comprehend, bedrock or off"
         ) from error
+
+
+def _model_settings(settings: Settings, model: str | None) -> Settings:
+    """The settings with another model target: a Bedrock model id, or a SageMaker endpoint name."""
+    if not model:
+        return settings
+    name = model.split(":", 1)[1] if model.startswith(("bedrock:", "sagemaker:")) else model
+    if settings.llm_provider is LlmProvider.BEDROCK:
+        return settings.model_copy(update={"bedrock_model_id": name})
+    if settings.llm_provider is LlmProvider.SAGEMAKER:
+        return settings.model_copy(update={"llm_endpoint_name": name})
+    return settings
+
+
+def _model_problem(settings: Settings, model: str) -> str | None:
+    if settings.llm_provider is LlmProvider.LOCAL and model != "local" and not model.startswith("local:"):
+        return f"locally only the configured local model can answer (name it `local`), not {model}"
+    if settings.llm_provider is LlmProvider.SAGEMAKER and model.startswith("bedrock:"):
+        return f"LLM_PROVIDER is sagemaker: name a SageMaker endpoint, not {model}"
+    if settings.llm_provider is LlmProvider.BEDROCK and model.startswith("sagemaker:"):
+        return f"LLM_PROVIDER is bedrock: name a Bedrock model id, not {model}"
+    return None
+
+
+def build_evaluation_service(settings: Settings) -> EvaluationService:
+    from llmops.adapters.aws.evaluation_store import DynamoDbEvaluationRepository, S3BlobStore
+    from llmops.adapters.aws.step_functions import StepFunctionsWorkflow
+    from llmops.domain.evaluation.answerer import PlatformAnswerer
+    from llmops.domain.evaluation.datasets import DatasetCatalog
+    from llmops.domain.evaluation.judge import Judge
+    from llmops.domain.evaluation.pricing import PriceTable
+    from llmops.domain.evaluation.runs import EvaluationService
+
+    if not (settings.evaluation_table and settings.evaluation_bucket):
+        raise ValueError("EVALUATION_TABLE and EVALUATION_BUCKET are required")
+    repository = DynamoDbEvaluationRepository(_boto3_client("dynamodb", settings), settings.evaluation_table)
+    blobs = S3BlobStore(_boto3_client("s3", settings), settings.evaluation_bucket)
+    workflow = (
+        StepFunctionsWorkflow(_boto3_client("stepfunctions", settings), settings.evaluation_state_machine_arn)
+        if settings.evaluation_state_machine_arn
+        else None
+    )
+    prompts = build_prompt_catalog(settings)
+    judge_name, _, judge_ref = settings.evaluation_judge_prompt.partition("@")
+
+    def judge() -> Judge:
+        llm = build_language_model(_model_settings(settings, settings.evaluation_judge_model or None))
+        ref: str | int = int(judge_ref) if judge_ref.isdigit() else (judge_ref or "prod")
+        return Judge(llm, prompts, judge_name, ref)
+
+    answerer = PlatformAnswerer(
+        service_for=lambda model: build_answering_service(_model_settings(settings, model)),
+        retriever=lambda: build_retriever(settings),
+        default_top_k=settings.retrieval_top_k,
+        model_check=lambda model: _model_problem(settings, model),
+    )
+    return EvaluationService(
+        repository=repository,
+        blobs=blobs,
+        datasets=DatasetCatalog(repository, blobs),
+        workflow=workflow,
+        answerer=answerer,
+        prompts=prompts,
+        judge=judge,
+        prices=PriceTable.from_json(settings.evaluation_prices),
+    )

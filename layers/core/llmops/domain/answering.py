@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from llmops.domain.errors import InvalidQuestion, PromptNotFound
+from llmops.domain.errors import DomainError, InvalidQuestion, PromptNotFound
 from llmops.domain.grounding import GroundingCheck
+from llmops.domain.guardrails import GuardrailHit, Guardrails, GuardrailVerdict
 from llmops.domain.models import Abstention, Answer, Citation, ScoredChunk, SearchFilters, SearchMode, Usage
 from llmops.domain.prompts import DEFAULT_REFUSAL, ModelParameters, PromptVersion, RenderedPrompt, VersionRef
 from llmops.domain.retrieval import Retriever
@@ -57,6 +58,21 @@ DEFAULT_PROMPT = RagPrompt(
 )
 
 
+@dataclass(frozen=True)
+class _ChosenPrompt:
+    prompt_id: str
+    guardrails: Mapping[str, Any] | None
+    render: Callable[[str, str], RenderedPrompt]
+
+
+class GuardrailBlocked(DomainError):
+    """A guardrail stopped the request; the verdict says which check (never the text it found)."""
+
+    def __init__(self, verdict: GuardrailVerdict) -> None:
+        super().__init__(verdict.message or f"blocked by the {verdict.blocked_by} check")
+        self.verdict = verdict
+
+
 class PromptSource(Protocol):
     def resolve(self, name: str, ref: VersionRef = ...) -> PromptVersion: ...
 
@@ -88,7 +104,9 @@ class QuestionAnsweringService:
         policy: AnsweringPolicy,
         prompts: PromptSource | None = None,
         default_prompt: PromptChoice = PromptChoice(),
+        guardrails: Guardrails | None = None,
     ) -> None:
+        self._guardrails = guardrails
         self._embedder = embedder
         self._retriever = retriever
         self._llm = llm
@@ -106,18 +124,27 @@ class QuestionAnsweringService:
         prompt: PromptChoice | None = None,
     ) -> Answer:
         started = time.perf_counter()
-        template = self._template(prompt or self._default_prompt)
+        chosen = self._prompt_for(prompt or self._default_prompt)
+        template = chosen.render
         question = question.strip()
         if not question:
             raise InvalidQuestion("the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise InvalidQuestion(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+        hits: list[GuardrailHit] = []
+        if self._guardrails is not None:
+            checked = self._guardrails.check_input(question, chosen.guardrails, prompt_id=chosen.prompt_id)
+            hits.extend(checked.hits)
+            if checked.blocked:
+                raise GuardrailBlocked(checked)
+            question = checked.text  # personal data redacted before it reaches retrieval, the model or the logs
 
         retrieved = self._retriever.retrieve(question, top_k or self._policy.top_k, mode=mode, filters=filters)
         evidence = [hit for hit in retrieved if hit.score >= self._policy.min_relevance_score]
         if not evidence:
             logger.info("No evidence above the relevance threshold; declining", extra={"question": question})
-            return self._declined(question, started, Usage(), Abstention.NO_RELEVANT_CONTEXT, template(question, ""))
+            declined = template(question, "")
+            return self._declined(question, started, Usage(), Abstention.NO_RELEVANT_CONTEXT, declined, hits)
 
         passages = self._fit_to_budget(evidence)
         rendered = template(question, self._format_passages(passages))
@@ -134,17 +161,24 @@ class QuestionAnsweringService:
         )
         text = generation.text.strip()
         if not text or _REFUSAL.search(text):
-            return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED, rendered)
+            return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED, rendered, hits)
         grounded = self._grounding.check(text, passages)
         if not grounded.sentences:
             logger.info("Answer not supported by its context; declining", extra={"answer": text})
-            return self._declined(question, started, generation.usage, Abstention.NOT_SUPPORTED_BY_CONTEXT, rendered)
+            return self._declined(
+                question, started, generation.usage, Abstention.NOT_SUPPORTED_BY_CONTEXT, rendered, hits
+            )
 
+        answer_text = grounded.text
+        citations = self._citations({s.passage_number for s in grounded.sentences}, passages)
+        if self._guardrails is not None:
+            answer_text, citations = self._check_output(answer_text, citations, chosen, hits)
         return Answer(
             question=question,
-            answer=grounded.text,
+            answer=answer_text,
             grounded=True,
-            citations=self._citations({s.passage_number for s in grounded.sentences}, passages),
+            guardrails=[hit.model_dump(mode="json") for hit in hits],
+            citations=citations,
             support=grounded.support,
             model_id=self._llm.model_id,
             prompt_id=rendered.prompt_id,
@@ -154,7 +188,24 @@ class QuestionAnsweringService:
             usage=generation.usage,
         )
 
-    def _template(self, choice: PromptChoice) -> Callable[[str, str], RenderedPrompt]:
+    def _check_output(
+        self, text: str, citations: list[Citation], prompt: _ChosenPrompt, hits: list[GuardrailHit]
+    ) -> tuple[str, list[Citation]]:
+        """The answer and the excerpts it returns go through the output checks: personal data is redacted there too."""
+        assert self._guardrails is not None
+        checked = self._guardrails.check_output(text, prompt.guardrails, prompt_id=prompt.prompt_id)
+        hits.extend(checked.hits)
+        if checked.blocked:
+            raise GuardrailBlocked(checked)
+        safe_citations = []
+        for citation in citations:
+            excerpt = self._guardrails.check_output(citation.excerpt, prompt.guardrails, prompt_id=prompt.prompt_id)
+            if excerpt.blocked:
+                raise GuardrailBlocked(excerpt)
+            safe_citations.append(citation.model_copy(update={"excerpt": excerpt.text}))
+        return checked.text, safe_citations
+
+    def _prompt_for(self, choice: PromptChoice) -> _ChosenPrompt:
         """The prompt version that answers: from the catalog, else (for the default prompt only) the built-in one."""
         if self._prompts is not None:
             try:
@@ -164,8 +215,16 @@ class QuestionAnsweringService:
                     raise
                 logger.warning("Prompt not in the catalog; using the built-in one", extra={"prompt": choice.name})
             else:
-                return lambda question, context: version.render({"question": question, "context": context})
-        return lambda question, context: DEFAULT_PROMPT.render(question, context)
+                return _ChosenPrompt(
+                    prompt_id=version.prompt_id,
+                    guardrails=version.guardrails,
+                    render=lambda question, context: version.render({"question": question, "context": context}),
+                )
+        return _ChosenPrompt(
+            prompt_id=DEFAULT_PROMPT.prompt_id,
+            guardrails=None,
+            render=lambda question, context: DEFAULT_PROMPT.render(question, context),
+        )
 
     def _fit_to_budget(self, evidence: list[ScoredChunk]) -> list[ScoredChunk]:
         """Most relevant passages first (in retrieval order), whole passages only, until the budget is spent."""
@@ -200,13 +259,20 @@ class QuestionAnsweringService:
         ]
 
     def _declined(
-        self, question: str, started: float, usage: Usage, reason: Abstention, prompt: RenderedPrompt
+        self,
+        question: str,
+        started: float,
+        usage: Usage,
+        reason: Abstention,
+        prompt: RenderedPrompt,
+        hits: list[GuardrailHit],
     ) -> Answer:
         return Answer(
             question=question,
             answer=prompt.refusal,
             grounded=False,
             abstention=reason,
+            guardrails=[hit.model_dump(mode="json") for hit in hits],
             citations=[],
             model_id=self._llm.model_id,
             prompt_id=prompt.prompt_id,

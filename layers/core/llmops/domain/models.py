@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -148,6 +149,9 @@ class Answer(Frozen):
     answer: str
     grounded: bool = Field(description="False when the platform declined to answer from the retrieved context.")
     abstention: Abstention | None = Field(default=None, description="Why the platform declined, when it did.")
+    guardrails: list[dict[str, Any]] = Field(
+        default_factory=list, description="Guardrail hits on the question and the answer (check, stage, action)."
+    )
     citations: list[Citation]
     support: float | None = Field(
         default=None, description="Lowest similarity between a kept answer sentence and its supporting passage."
