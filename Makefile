@@ -20,7 +20,7 @@ $(UV):
 	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check "uv==0.13.8"
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON_VERSION) --extra local --extra langchain --group dev --group bench
+	$(UV) sync --frozen --python $(PYTHON_VERSION) --extra local --extra langchain --extra evaluation --group dev --group bench
 	touch $@
 
 install: $(VENV)/.synced  ## the platform, its local mode and the dev tools, from uv.lock

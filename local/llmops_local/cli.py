@@ -16,6 +16,7 @@ from rich.table import Table
 
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
 from llmops_local.documents import Upload, list_documents, redrive, run_backfill, upload, wait_until_settled
+from llmops_local.eval_commands import eval_app
 from llmops_local.platform import LocalPlatform, PlatformConfig, PlatformError, find_project_root
 from llmops_local.prompt_commands import prompts_app
 
@@ -221,6 +222,7 @@ def backfill(
 index_app = typer.Typer(help="The vector index: status, blue/green rebuild, rollback.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(eval_app, name="eval")
 
 
 def _api(endpoints: PlatformEndpoints, method: str, path: str) -> dict[str, Any]:

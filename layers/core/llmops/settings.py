@@ -114,6 +114,16 @@ class Settings(BaseSettings):
     bedrock_guardrail_version: str = Field(default="", alias="BEDROCK_GUARDRAIL_VERSION")
     event_bus_name: str = Field(default="", alias="EVENT_BUS_NAME")
 
+    # Evaluation: datasets and reports (bucket), registry and results (table), runs (state machine). The judge rates
+    # answers with this catalog prompt (name@ref) and model (empty: the answering model; with LLM_PROVIDER=bedrock, a
+    # Bedrock model id). EVALUATION_PRICES: JSON price overrides, see llmops.domain.evaluation.pricing.
+    evaluation_table: str = Field(default="", alias="EVALUATION_TABLE")
+    evaluation_bucket: str = Field(default="", alias="EVALUATION_BUCKET")
+    evaluation_state_machine_arn: str = Field(default="", alias="EVALUATION_STATE_MACHINE_ARN")
+    evaluation_judge_prompt: str = Field(default="judge-answer@prod", alias="EVALUATION_JUDGE_PROMPT")
+    evaluation_judge_model: str = Field(default="", alias="EVALUATION_JUDGE_MODEL")
+    evaluation_prices: str = Field(default="", alias="EVALUATION_PRICES")
+
     @field_validator("guardrail_policy", mode="before")
     @classmethod
     def _guardrail_policy_from_json(cls, value: Any) -> Any:

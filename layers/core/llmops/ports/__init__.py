@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
     from tokenizers import Tokenizer
 
+    from llmops.domain.evaluation.datasets import DatasetVersion
+    from llmops.domain.evaluation.runs import EvaluationRun, ItemResult
     from llmops.domain.prompts import PromptSummary, PromptVersion
 
 
@@ -276,3 +278,37 @@ class EventPublisher(Protocol):
     def publish_many(self, events: Sequence[tuple[str, dict[str, object]]]) -> None:
         """Publish (detail type, detail) pairs, batched as the bus allows."""
         ...
+
+
+class BlobStore(Protocol):
+    """Text objects under keys (the evaluation bucket: dataset versions, reports)."""
+
+    def put_text(self, key: str, text: str, content_type: str) -> None: ...
+
+    def get_text(self, key: str) -> str:
+        """Raises KeyError when there is no object under `key`."""
+        ...
+
+
+class EvaluationRepository(Protocol):
+    """The registry of dataset versions, evaluation runs and their per-item results."""
+
+    def put_dataset(self, version: DatasetVersion) -> None: ...
+
+    def get_dataset(self, name: str, version: int) -> DatasetVersion | None: ...
+
+    def latest_dataset(self, name: str) -> DatasetVersion | None: ...
+
+    def list_datasets(self) -> list[DatasetVersion]:
+        """The latest version of every dataset."""
+        ...
+
+    def put_run(self, run: EvaluationRun) -> None: ...
+
+    def get_run(self, run_id: str) -> EvaluationRun | None: ...
+
+    def put_item_result(self, result: ItemResult) -> None:
+        """Store (or overwrite, on a retry) the result of one candidate on one dataset row."""
+        ...
+
+    def item_results(self, run_id: str) -> list[ItemResult]: ...

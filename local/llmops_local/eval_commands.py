@@ -1,0 +1,261 @@
+"""`llmops eval`: evaluation datasets, runs and comparison reports from the command line (through the API)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import requests
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
+
+eval_app = typer.Typer(help="Evaluation: datasets, runs over candidates, comparison reports.", no_args_is_help=True)
+dataset_app = typer.Typer(help="Evaluation datasets (versioned JSON Lines).", no_args_is_help=True)
+eval_app.add_typer(dataset_app, name="dataset")
+console = Console()
+
+DEMO_DATASETS = Path(__file__).parent / "demo_datasets"
+HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
+AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.", envvar="LLMOPS_AWS_PORT")]
+ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.", envvar="LLMOPS_API_PORT")]
+FINAL = {"succeeded", "failed"}
+
+
+class EvalApiError(Exception):
+    pass
+
+
+def api(endpoints: PlatformEndpoints, method: str, path: str, body: Any = None, **params: Any) -> requests.Response:
+    response = requests.request(method, f"{endpoints.api_url}{path}", json=body, params=params or None, timeout=300)
+    if response.status_code >= 400:
+        try:
+            payload = response.json()
+        except ValueError:
+            raise EvalApiError(f"{response.status_code}: {response.text[:500]}") from None
+        problems = "".join(f"\n  line {p['line']}: {p['message']}" for p in payload.get("problems", []))
+        raise EvalApiError(f"{response.status_code}: {payload.get('message', response.text)}{problems}")
+    return response
+
+
+def _fail(error: Exception) -> typer.Exit:
+    console.print(f"[red]{error}[/red]")
+    return typer.Exit(1)
+
+
+def parse_candidate(text: str) -> dict[str, Any]:
+    """`rag-answer@prod`, optionally with `,mode=vector,top_k=5,model=ID,label=NAME`."""
+    prompt, *settings = [part.strip() for part in text.split(",")]
+    candidate: dict[str, Any] = {"prompt": prompt}
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if key not in {"mode", "top_k", "model", "label"} or not value:
+            raise typer.BadParameter(f"candidate setting {setting!r}: use mode=, top_k=, model= or label=")
+        candidate[key] = int(value) if key == "top_k" else value
+    return candidate
+
+
+def upload_dataset(endpoints: PlatformEndpoints, path: Path, name: str, description: str = "") -> dict[str, Any]:
+    body = {"name": name, "jsonl": path.read_text(encoding="utf-8"), "description": description}
+    return dict(api(endpoints, "POST", "/datasets", body).json())
+
+
+def wait_for_run(endpoints: PlatformEndpoints, run_id: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    with console.status(f"Evaluating ({run_id}) ...") as status:
+        while True:
+            run = dict(api(endpoints, "GET", f"/evaluations/{run_id}").json())
+            if run["status"] in FINAL or time.monotonic() > deadline:
+                return run
+            status.update(f"Evaluating ({run_id}): {run['status']}")
+            time.sleep(1)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    summaries = {s["candidate"]: s for s in report["candidates"]}
+    names = [n for n in _metric_order(report) if any(n in s["metrics"] for s in report["candidates"])]
+    table = Table(title=f"Evaluation {report['run_id']} on {report['dataset']}")
+    for column in ["rank", "candidate", "score", *names, "answered", "p50 ms", "p95 ms", "tok in/out", "$/1k q"]:
+        table.add_column(column, justify="left" if column == "candidate" else "right")
+    table.add_column("judge fails", justify="right")
+    for ranked in report["ranking"]:
+        s = summaries[ranked["candidate"]]
+        cost = s["cost_per_1000_queries_usd"]
+        table.add_row(
+            str(ranked["rank"]),
+            s["label"],
+            f"{ranked['score']:.3f}",
+            *[f"{s['metrics'][n]:.3f}" if n in s["metrics"] else "" for n in names],
+            f"{s['answered_rate']:.0%}",
+            f"{s['latency_p50_ms']}",
+            f"{s['latency_p95_ms']}",
+            f"{s['mean_input_tokens']:.0f}/{s['mean_output_tokens']:.0f}",
+            "unpriced" if cost is None else f"{cost:.4f}",
+            f"{s['judge_parse_failures']}/{s['judged']}" if s["judged"] else "",
+        )
+    console.print(table)
+    weights = ", ".join(f"{k}={v:g}" for k, v in report["weights"].items())
+    console.print(f"[dim]ranking weights {weights}; quality metric {report['quality_metric']}[/dim]")
+    for note in report.get("notes", []):
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+
+def _metric_order(report: dict[str, Any]) -> list[str]:
+    order = ["exact_match", "token_f1", "rouge1", "rouge2", "rougeL", "bleu", "chrf", "meteor", "bertscore_f1"]
+    order += ["recall_at_k", "mrr", "ndcg_at_k", "judge_overall"]
+    return order
+
+
+@dataset_app.command("upload")
+def dataset_upload(
+    file: Annotated[Path, typer.Argument(help="A JSON Lines file: one row per line.", exists=True, dir_okay=False)],
+    name: Annotated[str, typer.Option(help="Dataset name (a slug).")],
+    home: HomeOption,
+    description: Annotated[str, typer.Option(help="What the dataset is for.")] = "",
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """Upload a dataset as its next version (POST /datasets); invalid rows are listed by line number."""
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        try:
+            uploaded = upload_dataset(endpoints, file, name, description)
+        except EvalApiError as error:
+            raise _fail(error) from error
+    dataset = uploaded["dataset"]
+    change = "new version" if uploaded["created"] else "unchanged (same rows as the latest version)"
+    console.print(f"{dataset['name']}@{dataset['version']}: {dataset['row_count']} rows, {change}")
+
+
+@dataset_app.command("list")
+def dataset_list(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
+    """Every dataset's latest version."""
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        listed = api(endpoints, "GET", "/datasets").json()["datasets"]
+    table = Table("dataset", "version", "rows", "with reference", "with sources", "tags", "created")
+    for d in listed:
+        tags = ", ".join(f"{k} {v}" for k, v in d["tags"].items())
+        table.add_row(
+            d["name"], str(d["version"]), str(d["row_count"]), str(d["with_reference"]),
+            str(d["with_expected_sources"]), tags, d["created_at"],
+        )  # fmt: skip
+    console.print(table)
+
+
+@eval_app.command("run")
+def run(
+    dataset: Annotated[str, typer.Option(help="Dataset name (latest version) or name@N.")],
+    candidate: Annotated[
+        list[str],
+        typer.Option(help="prompt@ref[,mode=vector|text|hybrid][,top_k=N][,model=ID][,label=NAME]; repeat it."),
+    ],
+    home: HomeOption,
+    judge: Annotated[bool, typer.Option(help="Rate answers with the judge prompt and model.")] = True,
+    bertscore: Annotated[bool, typer.Option(help="Also BERTScore (local mode; loads a model).")] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N rows.")] = None,
+    weights: Annotated[str, typer.Option(help="Ranking weights.")] = "cost=0.5,quality=0.3,speed=0.2",
+    quality_metric: Annotated[
+        str, typer.Option(help="The metric that stands for quality in the ranking.")
+    ] = "token_f1",
+    wait: Annotated[bool, typer.Option(help="Follow the run and print the report.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 3600,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """Evaluate candidates on a dataset (POST /evaluations) through the evaluation state machine."""
+    from llmops.domain.evaluation.errors import InvalidEvaluation
+    from llmops.domain.evaluation.report import parse_weights
+
+    try:
+        parsed_weights = parse_weights(weights)
+    except InvalidEvaluation as error:
+        raise typer.BadParameter(str(error)) from error
+    body = {
+        "dataset": dataset,
+        "candidates": [parse_candidate(c) for c in candidate],
+        "options": {
+            "judge": judge, "bertscore": bertscore, "limit": limit, "weights": parsed_weights,
+            "quality_metric": quality_metric,
+        },
+    }  # fmt: skip
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        try:
+            started = api(endpoints, "POST", "/evaluations", body).json()
+            console.print(f"Evaluation {started['run_id']} started: {started['item_count']} rows × {len(candidate)}")
+            if not wait and not endpoints.embedded:
+                return
+            finished = wait_for_run(endpoints, started["run_id"], timeout)
+        except EvalApiError as error:
+            raise _fail(error) from error
+    if finished["status"] != "succeeded":
+        console.print(f"[red]evaluation {finished['status']}: {finished.get('error')}[/red]")
+        raise typer.Exit(1)
+    print_report(finished["report"])
+
+
+@eval_app.command("show")
+def show(
+    run_id: Annotated[str, typer.Argument(help="The evaluation's id.")],
+    home: HomeOption,
+    results: Annotated[bool, typer.Option(help="Also every item's answer and scores.")] = False,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """An evaluation's status, candidates and aggregates (GET /evaluations/{id})."""
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        try:
+            found = api(endpoints, "GET", f"/evaluations/{run_id}").json()
+            items = api(endpoints, "GET", f"/evaluations/{run_id}/results").json()["results"] if results else []
+        except EvalApiError as error:
+            raise _fail(error) from error
+    dataset = found["dataset"]
+    console.print(
+        f"[bold]{found['run_id']}[/bold] {found['status']} · dataset {dataset['name']}@{dataset['version']} · "
+        f"{found['item_count']} rows × {len(found['candidates'])} candidates · created {found['created_at']}"
+        + (f" · {found['duration_s']} s" if found.get("duration_s") else "")
+    )
+    if found.get("error"):
+        console.print(f"[red]{found['error']}[/red]")
+    if found.get("report"):
+        print_report(found["report"])
+    if items:
+        table = Table("cand", "item", "question", "answer", "token_f1", "judge", "ms")
+        for item in items:
+            verdict = item.get("judge") or {}
+            judged = verdict.get("scores", {}).get("overall") if verdict.get("parsed") else "unparsed"
+            table.add_row(
+                str(item["candidate"]), str(item["item"]), item["question"][:40], (item.get("answer") or "")[:60],
+                f"{item['metrics'].get('token_f1', 0):.2f}", str(judged if verdict else ""), str(item["latency_ms"]),
+            )  # fmt: skip
+        console.print(table)
+
+
+@eval_app.command("compare")
+def compare(
+    run_id: Annotated[str, typer.Argument(help="The evaluation's id.")],
+    home: HomeOption,
+    weights: Annotated[str | None, typer.Option(help="Re-rank with these weights, e.g. cost=0,quality=1.")] = None,
+    quality_metric: Annotated[str | None, typer.Option(help="Re-rank on this quality metric.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """The comparison report: a table here, and optionally the JSON and the self-contained HTML page."""
+    params = {k: v for k, v in {"weights": weights, "quality_metric": quality_metric}.items() if v}
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        try:
+            report = api(endpoints, "GET", f"/evaluations/{run_id}/report", **params).json()
+            page = api(endpoints, "GET", f"/evaluations/{run_id}/report", format="html", **params).text if html else ""
+        except EvalApiError as error:
+            raise _fail(error) from error
+    print_report(report)
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=2))
+        console.print(f"JSON report: {json_out}")
+    if html:
+        html.write_text(page, encoding="utf-8")
+        console.print(f"HTML report: {html}")
