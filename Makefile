@@ -74,5 +74,21 @@ STACK ?= llmops-dev
 sync-prompts: install  ## publish prompts/*.yaml into STACK's prompt catalog (PromptsTableName output)
 	$(BIN)/llmops prompts sync --dir prompts --stack $(STACK) --alias prod --if-missing
 
+.PHONY: bench-ingest
+# Ingestion throughput: our pipeline into LanceDB vs the embedding model alone vs a naive LangChain pipeline, on the
+# Python documentation from Debian's python3.11-doc (installed here if missing). Results also go to bench/results/.
+bench-ingest: install  ## ingestion benchmark; options in BENCH_ARGS, e.g. BENCH_ARGS="--max-mb 10 --repeats 3"
+	@test -d /usr/share/doc/python3.11/html/library || { echo "Installing the benchmark corpus: python3.11-doc"; \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y python3.11-doc; }
+	$(BIN)/python -m bench.ingest $(BENCH_ARGS)
+
+.PHONY: bench-quality
+# Retrieval quality (recall@k, MRR, nDCG@10 for vector, full-text and hybrid) and abstention, on the Python FAQ from
+# python3.11-doc; writes bench/quality/REPORT.md. BENCH_ARGS="--with-llm 30" also runs the whole answering service.
+bench-quality: install  ## retrieval quality and abstention benchmark
+	@test -d /usr/share/doc/python3.11/html/faq || { echo "Installing the benchmark corpus: python3.11-doc"; \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y python3.11-doc; }
+	$(BIN)/python -m bench.quality.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -73,3 +73,16 @@ def test_filters_limit_results_to_a_prefix_or_documents(embedder: OnnxMiniLmEmbe
 
     assert {r.chunk.source_key for r in by_prefix} <= {"documents/faq/errno.txt", "documents/faq/network.txt"}
     assert [r.chunk.source_key for r in by_document] == ["documents/guide/tea.txt"]
+
+
+def test_convex_fusion_combines_normalised_scores_by_weight(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    from llmops.domain.retrieval import Fusion
+
+    text_only = Retriever(embedder, index, RetrievalSettings(fusion=Fusion.CONVEX, vector_weight=0.0, text_weight=1.0))
+
+    results = text_only.retrieve("E1042 licence server", 3)
+
+    assert results[0].chunk.source_key == "documents/faq/errno.txt"
+    assert results[0].fused_score == pytest.approx(1.0)

@@ -18,7 +18,7 @@ from llmops.domain.index_routing import RoutedVectorIndex
 from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.domain.prompts import PromptCatalog
 from llmops.domain.reindex import IndexAdmin, ReindexService
-from llmops.domain.retrieval import RetrievalSettings, Retriever
+from llmops.domain.retrieval import Fusion, RetrievalSettings, Retriever
 from llmops.ports import (
     DocumentRegistry,
     Embedder,
@@ -196,6 +196,7 @@ def build_retriever(settings: Settings) -> Retriever:
             vector_weight=settings.search_vector_weight,
             text_weight=settings.search_text_weight,
             rrf_k=settings.search_rrf_k,
+            fusion=Fusion(settings.search_fusion),
         ),
     )
 

@@ -8,6 +8,7 @@ threshold reads whatever the mode.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,9 +17,15 @@ from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, SearchMode, 
 from llmops.ports import Embedder, VectorIndex
 
 
+class Fusion(StrEnum):
+    RRF = "rrf"  # weighted reciprocal rank fusion: robust, ignores score scales
+    CONVEX = "convex"  # min-max normalised scores, combined by the weights
+
+
 @dataclass(frozen=True)
 class RetrievalSettings:
     mode: SearchMode = SearchMode.HYBRID
+    fusion: Fusion = Fusion.RRF
     vector_weight: float = 1.0
     text_weight: float = 1.0
     # 60 is the constant of the original RRF paper (Cormack et al., 2009): it damps the weight of the top ranks.
@@ -99,4 +106,32 @@ def _fuse(
         if found.similarity is None:
             found.similarity = match.similarity
         found.fused_score = (found.fused_score or 0.0) + weights[1] / (rrf_k + rank)
+    return sorted(candidates.values(), key=lambda c: c.fused_score or 0.0, reverse=True)
+
+
+def _fuse_convex(
+    by_vector: list[ScoredChunk], by_text: list[TextMatch], weights: tuple[float, float], rrf_k: int
+) -> list[_Candidate]:
+    """Each list's scores min-max normalised to 0..1, then combined as a weighted average."""
+    candidates: dict[tuple[str, str, int], _Candidate] = {}
+    total = (weights[0] + weights[1]) or 1.0
+
+    def normalised(scores: list[float]) -> list[float]:
+        low, high = min(scores, default=0.0), max(scores, default=0.0)
+        return [1.0 if high == low else (score - low) / (high - low) for score in scores]
+
+    ranked: list[tuple[float, list[ScoredChunk | TextMatch], list[float]]] = [
+        (weights[0], list(by_vector), normalised([h.score for h in by_vector])),
+        (weights[1], list(by_text), normalised([m.score for m in by_text])),
+    ]
+    for weight, hits, scores in ranked:
+        for hit, score in zip(hits, scores, strict=True):
+            key = (hit.chunk.document_id, hit.chunk.version, hit.chunk.position)
+            found = candidates.setdefault(key, _Candidate(chunk=hit.chunk))
+            if isinstance(hit, TextMatch):
+                found.text_score = hit.score
+                found.similarity = found.similarity if found.similarity is not None else hit.similarity
+            else:
+                found.similarity = hit.score
+            found.fused_score = (found.fused_score or 0.0) + weight / total * score
     return sorted(candidates.values(), key=lambda c: c.fused_score or 0.0, reverse=True)

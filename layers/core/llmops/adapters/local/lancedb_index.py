@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch
 
 TABLE_NAME = "chunks"
+_OPTIMIZE_EVERY_ROWS = 2000
 
 
 def _schema(dimension: int) -> pa.Schema:
@@ -65,6 +66,7 @@ class LanceDbVectorIndex:
         self._db = lancedb.connect(str(uri))
         self._table_name = table_name
         self._table: Any = None
+        self._pending_rows = 0
 
     def ensure_index(self, dimension: int) -> None:
         self._table = self._db.create_table(self._table_name, schema=_schema(dimension), exist_ok=True)
@@ -87,9 +89,17 @@ class LanceDbVectorIndex:
         # New chunks go in before old ones go out: a reader may briefly see both versions, never neither.
         if rows:
             table.add(rows)
+            self._pending_rows += len(rows)
+        if self._pending_rows >= _OPTIMIZE_EVERY_ROWS:
+            self.optimize()
         versions = ", ".join(_quoted(v) for v in sorted({chunk.version for chunk in chunks}))
         condition = f"document_id = {_quoted(document_id)}"
         table.delete(f"{condition} AND version NOT IN ({versions})" if versions else condition)
+
+    def optimize(self) -> None:
+        """Fold rows added since the indexes were built into them (full-text search scans unindexed rows)."""
+        self._opened().optimize()
+        self._pending_rows = 0
 
     def delete_document(self, document_id: str) -> int:
         table = self._opened()
