@@ -59,8 +59,9 @@ class Retriever:
             self._settings.vector_weight if vector_weight is None else vector_weight,
             self._settings.text_weight if text_weight is None else text_weight,
         )
+        fuse = _fuse_convex if self._settings.fusion is Fusion.CONVEX else _fuse
         ranked = (
-            _fuse(by_vector, by_text, weights, self._settings.rrf_k)
+            fuse(by_vector, by_text, weights, self._settings.rrf_k)
             if mode is SearchMode.HYBRID
             else [_Candidate(chunk=m.chunk, text_score=m.score) for m in by_text]
         )
