@@ -63,7 +63,7 @@ class Retriever:
         ranked = (
             fuse(by_vector, by_text, weights, self._settings.rrf_k)
             if mode is SearchMode.HYBRID
-            else [_Candidate(chunk=m.chunk, text_score=m.score) for m in by_text]
+            else [_Candidate(chunk=m.chunk, similarity=m.similarity, text_score=m.score) for m in by_text]
         )
         chosen = ranked[:top_k]
         self._measure_similarity(vector, [c for c in chosen if c.similarity is None])
