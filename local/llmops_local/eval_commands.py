@@ -64,15 +64,24 @@ def upload_dataset(endpoints: PlatformEndpoints, path: Path, name: str, descript
     return dict(api(endpoints, "POST", "/datasets", body).json())
 
 
+def run_status(endpoints: PlatformEndpoints, run_id: str) -> str:
+    """The run's status from the table: locally one function invocation runs at a time, so an API call waits behind
+    the items the state machine has queued."""
+    item = (
+        endpoints.client("dynamodb")
+        .get_item(TableName=endpoints.tables["EvaluationTable"], Key={"pk": {"S": f"run#{run_id}"}, "sk": {"S": "run"}})
+        .get("Item")
+    )
+    return str(item["status"]["S"]) if item else "unknown"
+
+
 def wait_for_run(endpoints: PlatformEndpoints, run_id: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     with console.status(f"Evaluating ({run_id}) ...") as status:
-        while True:
-            run = dict(api(endpoints, "GET", f"/evaluations/{run_id}").json())
-            if run["status"] in FINAL or time.monotonic() > deadline:
-                return run
-            status.update(f"Evaluating ({run_id}): {run['status']}")
-            time.sleep(1)
+        while (state := run_status(endpoints, run_id)) not in FINAL and time.monotonic() < deadline:
+            status.update(f"Evaluating ({run_id}): {state}")
+            time.sleep(2)
+    return dict(api(endpoints, "GET", f"/evaluations/{run_id}").json())
 
 
 def print_report(report: dict[str, Any]) -> None:
