@@ -379,4 +379,5 @@ def build_evaluation_service(settings: Settings) -> EvaluationService:
         prompts=prompts,
         judge=judge,
         prices=PriceTable.from_json(settings.evaluation_prices),
+        judge_prompt=settings.evaluation_judge_prompt,
     )

@@ -200,6 +200,7 @@ class EvaluationService:
         judge: Callable[[], Judge] | None,
         prices: PriceTable,
         reports_prefix: str = "reports/",
+        judge_prompt: str = "judge-answer@prod",
     ) -> None:
         self._repository = repository
         self._blobs = blobs
@@ -210,6 +211,7 @@ class EvaluationService:
         self._judge = judge
         self._prices = prices
         self._reports_prefix = reports_prefix
+        self._judge_prompt = judge_prompt
         self._rows: dict[str, list[DatasetRow]] = {}
 
     @property
@@ -255,6 +257,12 @@ class EvaluationService:
             raise InvalidEvaluation("BERTScore needs the bert-score package and torch: it is a local-mode metric")
         if options.judge and self._judge is None:
             raise InvalidEvaluation("no judge is configured")
+        if options.judge:
+            name, _, ref = self._judge_prompt.partition("@")
+            try:
+                self._prompts.resolve(name, int(ref) if ref.isdigit() else (ref or "prod"))
+            except PromptNotFound as error:
+                raise InvalidEvaluation(f"the judge prompt {self._judge_prompt}: {error}") from error
         labels = [c.name() for c in request.candidates]
         if len(set(labels)) != len(labels):
             raise InvalidEvaluation("two candidates are the same; give them different settings or labels")
