@@ -6,8 +6,10 @@ import json
 
 import requests
 
+from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
 from llmops.domain.models import document_id_for
 from llmops_local.connection import PlatformEndpoints
+from llmops_local.platform import LocalPlatform
 from tests.integration.conftest import wait_for_status, wait_until
 
 MISSING_BUCKET = "llmops-local-not-created-yet"
@@ -84,7 +86,9 @@ def test_a_message_that_fails_every_attempt_is_dead_lettered_with_its_reason_and
     wait_until(lambda: _status(endpoints, document_id) == "indexed", timeout=60)
 
 
-def test_reuploading_identical_content_is_recorded_as_unchanged_work(endpoints: PlatformEndpoints) -> None:
+def test_reuploading_identical_content_is_recorded_as_unchanged_work(
+    endpoints: PlatformEndpoints, platform: LocalPlatform
+) -> None:
     s3, bucket = endpoints.client("s3"), endpoints.buckets["DocumentsBucket"]
     key = "documents/same/twice.txt"
     document_id = document_id_for(bucket, key)
@@ -96,7 +100,10 @@ def test_reuploading_identical_content_is_recorded_as_unchanged_work(endpoints: 
 
     assert after["status"] == "indexed" and after["chunk_count"] == before["chunk_count"]
     assert after["content_hash"] == before["content_hash"]
-    assert after["duration_ms"] < before["duration_ms"]
+    # Nothing was re-chunked or re-written: the indexed chunks still carry the first version.
+    index = LanceDbVectorIndex(platform.config.home / "vectors")
+    rows = index._opened().search().where(f"document_id = '{document_id}'").to_list()
+    assert {row["version"] for row in rows} == {first["VersionId"]}
 
 
 def _status(endpoints: PlatformEndpoints, document_id: str) -> str:

@@ -91,9 +91,10 @@ class Settings(BaseSettings):
 
     search_mode: SearchMode = Field(default=SearchMode.HYBRID, alias="SEARCH_MODE")
     search_vector_weight: float = Field(default=1.0, ge=0, alias="SEARCH_VECTOR_WEIGHT")
-    search_text_weight: float = Field(default=1.0, ge=0, alias="SEARCH_TEXT_WEIGHT")
+    search_text_weight: float = Field(default=0.5, ge=0, alias="SEARCH_TEXT_WEIGHT")
     search_rrf_k: int = Field(default=60, gt=0, alias="SEARCH_RRF_K")
-    search_fusion: str = Field(default="rrf", pattern="^(rrf|convex)$", alias="SEARCH_FUSION")
+    # Measured best on the Python FAQ benchmark (bench/quality/REPORT.md): min-max fusion, text weighted half.
+    search_fusion: str = Field(default="convex", pattern="^(rrf|convex)$", alias="SEARCH_FUSION")
     # The catalog prompt that answers when a request names none: a name and a version number or alias.
     answer_prompt_name: str = Field(default="rag-answer", alias="ANSWER_PROMPT_NAME")
     answer_prompt_ref: str = Field(default="prod", alias="ANSWER_PROMPT_REF")
