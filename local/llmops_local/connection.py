@@ -25,6 +25,21 @@ class PlatformEndpoints:
     state_machines: dict[str, str]
     embedded: bool
 
+    @classmethod
+    def of(cls, platform: LocalPlatform) -> PlatformEndpoints:
+        """The endpoints of a platform started in this process."""
+        if platform.deployment is None:
+            raise RuntimeError("the platform is not started")
+        return cls(
+            aws_endpoint=platform.aws_endpoint,
+            api_url=platform.api_url,
+            buckets=platform.deployment.buckets,
+            tables=platform.deployment.tables,
+            queues=platform.deployment.queues,
+            state_machines=platform.deployment.state_machines,
+            embedded=True,
+        )
+
     def client(self, service: str) -> Any:
         return boto3.client(
             service,  # type: ignore[call-overload]
@@ -73,13 +88,4 @@ def platform_endpoints(home: Path, aws_port: int = 4566, api_port: int = 3000) -
         return
     config = PlatformConfig(project_root=find_project_root(), home=home, aws_port=aws_port, api_port=api_port)
     with LocalPlatform(config) as platform:
-        assert platform.deployment is not None
-        yield PlatformEndpoints(
-            aws_endpoint=platform.aws_endpoint,
-            api_url=platform.api_url,
-            buckets=platform.deployment.buckets,
-            tables=platform.deployment.tables,
-            queues=platform.deployment.queues,
-            state_machines=platform.deployment.state_machines,
-            embedded=True,
-        )
+        yield PlatformEndpoints.of(platform)

@@ -28,16 +28,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> It
 
 @pytest.fixture(scope="session")
 def endpoints(platform: LocalPlatform) -> PlatformEndpoints:
-    assert platform.deployment is not None
-    return PlatformEndpoints(
-        aws_endpoint=platform.aws_endpoint,
-        api_url=platform.api_url,
-        buckets=platform.deployment.buckets,
-        tables=platform.deployment.tables,
-        queues=platform.deployment.queues,
-        state_machines=platform.deployment.state_machines,
-        embedded=True,
-    )
+    return PlatformEndpoints.of(platform)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
