@@ -23,6 +23,7 @@ from bench.quality.unanswerable import UNANSWERABLE
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
 from llmops.adapters.model_files import packaged_file
+from llmops.composition import retrieval_settings
 from llmops.domain.chunking import Chunker
 from llmops.domain.models import ExtractedDocument, ScoredChunk, SearchMode, Section, document_id_for
 from llmops.domain.retrieval import Fusion, RetrievalSettings, Retriever
@@ -105,23 +106,11 @@ def build_index(pairs: list[FaqPair], folder: Path, embedder: OnnxMiniLmEmbedder
 
 def _pipeline_abstention(retriever: Retriever, embedder: OnnxMiniLmEmbedder, questions: list[str]) -> float:
     """The whole answering service with the local model: the share of questions it declines."""
-    from llmops.composition import build_language_model
-    from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
+    from llmops.composition import answering_policy, build_language_model
+    from llmops.domain.answering import QuestionAnsweringService
 
     settings = Settings(LLM_PROVIDER="local")
-    service = QuestionAnsweringService(
-        embedder,
-        retriever,
-        build_language_model(settings),
-        AnsweringPolicy(
-            top_k=settings.retrieval_top_k,
-            min_relevance_score=settings.min_relevance_score,
-            min_answer_support=settings.min_answer_support,
-            max_context_tokens=settings.max_context_tokens,
-            max_new_tokens=settings.llm_max_new_tokens,
-            temperature=0.0,
-        ),
-    )
+    service = QuestionAnsweringService(embedder, retriever, build_language_model(settings), answering_policy(settings))
     return sum(not service.answer(q).grounded for q in questions) / len(questions)
 
 
@@ -140,12 +129,7 @@ def main() -> None:
         retriever = Retriever(
             embedder,
             index,
-            RetrievalSettings(
-                vector_weight=settings.search_vector_weight,
-                text_weight=settings.search_text_weight,
-                rrf_k=settings.search_rrf_k,
-                fusion=Fusion(settings.search_fusion),
-            ),
+            retrieval_settings(settings),
         )
         figures = {mode: evaluate(retriever, pairs, mode) for mode in SearchMode}
         fusion_sweep = {

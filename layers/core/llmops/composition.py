@@ -187,18 +187,29 @@ def build_ingestion_service(settings: Settings) -> IngestionService:
     )
 
 
-def build_retriever(settings: Settings) -> Retriever:
-    return Retriever(
-        build_embedder(settings),
-        build_vector_index(settings),
-        RetrievalSettings(
-            mode=settings.search_mode,
-            vector_weight=settings.search_vector_weight,
-            text_weight=settings.search_text_weight,
-            rrf_k=settings.search_rrf_k,
-            fusion=Fusion(settings.search_fusion),
-        ),
+def retrieval_settings(settings: Settings) -> RetrievalSettings:
+    return RetrievalSettings(
+        mode=settings.search_mode,
+        vector_weight=settings.search_vector_weight,
+        text_weight=settings.search_text_weight,
+        rrf_k=settings.search_rrf_k,
+        fusion=Fusion(settings.search_fusion),
     )
+
+
+def answering_policy(settings: Settings) -> AnsweringPolicy:
+    return AnsweringPolicy(
+        top_k=settings.retrieval_top_k,
+        min_relevance_score=settings.min_relevance_score,
+        min_answer_support=settings.min_answer_support,
+        max_context_tokens=settings.max_context_tokens,
+        max_new_tokens=settings.llm_max_new_tokens,
+        temperature=settings.llm_temperature,
+    )
+
+
+def build_retriever(settings: Settings) -> Retriever:
+    return Retriever(build_embedder(settings), build_vector_index(settings), retrieval_settings(settings))
 
 
 def build_answering_service(settings: Settings) -> QuestionAnsweringService:
@@ -206,14 +217,7 @@ def build_answering_service(settings: Settings) -> QuestionAnsweringService:
         embedder=build_embedder(settings),
         retriever=build_retriever(settings),
         llm=build_language_model(settings),
-        policy=AnsweringPolicy(
-            top_k=settings.retrieval_top_k,
-            min_relevance_score=settings.min_relevance_score,
-            min_answer_support=settings.min_answer_support,
-            max_context_tokens=settings.max_context_tokens,
-            max_new_tokens=settings.llm_max_new_tokens,
-            temperature=settings.llm_temperature,
-        ),
+        policy=answering_policy(settings),
         prompts=build_prompt_catalog(settings) if settings.prompts_table else None,
         default_prompt=PromptChoice(settings.answer_prompt_name, settings.answer_prompt_ref),
         guardrails=build_guardrails(settings),
