@@ -238,3 +238,29 @@ def test_given_a_faq_csv_when_chunked_then_there_is_one_chunk_per_row_named_by_i
         (f"row {n + 1}", f"Q: How many steps to gallery {n}?\nA: There are {n * 37} steps to gallery {n}.")
         for n in range(1, 6)
     ]
+
+
+def test_given_html_declaring_its_charset_when_extracted_then_it_is_decoded_by_that_charset() -> None:
+    html = '<html><head><meta charset="iso-8859-1"><title>Café</title></head><body><p>Crème brûlée</p></body></html>'
+
+    document = extract(html.encode("latin-1"), "documents/menu.html")
+
+    assert document.title == "Café"
+    assert document.sections[0].text == "Crème brûlée"
+
+
+def test_given_xhtml_with_an_xml_declaration_and_a_role_main_then_only_the_main_content_is_kept() -> None:
+    html = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><body>'
+        b'<div class="sidebar">Related pages</div><div role="main"><h1>Tides<a href="#t">\xc2\xb6</a></h1>'
+        b"<p>High water at 06:12.</p><!-- draft: remove --></div></body></html>"
+    )
+
+    document = extract(html, "documents/tides.xhtml.html")
+
+    assert document.sections[0].text == "Tides\nHigh water at 06:12."
+
+
+def test_given_an_html_file_with_nothing_but_a_comment_then_it_is_rejected_as_having_no_text() -> None:
+    with pytest.raises(UnreadableDocument, match=r"documents/empty\.html contains no extractable text"):
+        extract(b"  <!-- nothing -->  ", "documents/empty.html")
