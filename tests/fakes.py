@@ -115,15 +115,21 @@ class FakeLanguageModel:
 
 
 class FakeDocumentRegistry:
-    """The registry's semantics in memory: one record per document, the latest state of its latest version."""
+    """The registry's semantics in memory: one record per document, the latest state of its latest version; a
+    write with a sequencer older than the stored one is refused, as the DynamoDB condition refuses it."""
 
     def __init__(self) -> None:
         self.records: dict[str, DocumentRecord] = {}
         self.history: list[tuple[str, DocumentStatus, str | None]] = []
 
     def record(self, ref: DocumentRef, status: DocumentStatus, update: RecordUpdate | None = None) -> None:
+        from llmops.domain.errors import SupersededChange
+
         update = update or RecordUpdate()
         previous = self.records.get(ref.document_id)
+        stored_sequencer = previous.sequencer if previous else None
+        if ref.sequencer is not None and stored_sequencer is not None and stored_sequencer > ref.sequencer:
+            raise SupersededChange(f"{ref.key}: a change later than sequencer {ref.sequencer} is already recorded")
         fields = previous.model_dump() if previous else {}
         changes = {name: value for name, value in vars(update).items() if value is not None}
         if update.reason is None and status is not DocumentStatus.FAILED:
@@ -138,6 +144,7 @@ class FakeDocumentRegistry:
                 "version": ref.version_id or ref.etag or "unversioned",
                 "status": status,
                 "updated_at": f"t{len(self.history)}",
+                "sequencer": ref.sequencer if ref.sequencer is not None else stored_sequencer,
             }
         )
         self.history.append((ref.key, status, self.records[ref.document_id].reason))

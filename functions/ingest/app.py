@@ -17,11 +17,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from llmops.composition import build_ingestion_service
 from llmops.domain.ingestion import IngestionService
-from llmops.domain.models import DocumentRef, DocumentStatus
+from llmops.domain.models import DocumentRef, DocumentStatus, IngestionResult
+from llmops.domain.sequencer import normalise_sequencer
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
@@ -37,11 +38,24 @@ class ObjectChange(BaseModel):
     version_id: str | None = None
     etag: str | None = None
     size: int | None = None
+    sequencer: str | None = None
     attempt: int = 1
+
+    @field_validator("sequencer")
+    @classmethod
+    def sequencer_in_comparable_form(cls, sequencer: str | None) -> str | None:
+        return normalise_sequencer(sequencer)  # a sequencer that is not hex makes the message malformed
 
     @property
     def ref(self) -> DocumentRef:
-        return DocumentRef(bucket=self.bucket, key=self.key, version_id=self.version_id, etag=self.etag, size=self.size)
+        return DocumentRef(
+            bucket=self.bucket,
+            key=self.key,
+            version_id=self.version_id,
+            etag=self.etag,
+            size=self.size,
+            sequencer=self.sequencer,
+        )
 
 
 def object_change(record: SQSRecord) -> ObjectChange:
@@ -55,6 +69,7 @@ def object_change(record: SQSRecord) -> ObjectChange:
         version_id=obj.version_id if obj.version_id not in (None, "", "null") else None,
         etag=obj.etag.strip('"') or None,
         size=int(obj.size) if obj.size is not None else None,
+        sequencer=obj.sequencer,
         attempt=int(record.attributes.approximate_receive_count or 1),
     )
 
@@ -72,6 +87,8 @@ def ingestion_service() -> IngestionService:
 @cache
 def idempotency_config() -> IdempotencyConfig:
     # The attempt number is left out of the key: a retry after a failure must run again, a duplicate must not.
+    # So is the sequencer: in the versioned bucket every change already has its own version id, and a duplicate
+    # delivery carries the same sequencer anyway; ordering is the service's job, not deduplication's.
     return IdempotencyConfig(event_key_jmespath="[change, bucket, key, version_id, etag]", expires_after_seconds=3600)
 
 
@@ -83,21 +100,29 @@ def apply_change() -> Callable[..., dict[str, Any]]:
     def apply(change: ObjectChange) -> dict[str, Any]:
         service = ingestion_service()
         if change.change == "deleted":
-            metrics.add_metric(name="DocumentsDeleted", unit=MetricUnit.Count, value=1)
-            return service.remove(change.ref).model_dump(mode="json")
-        result = service.ingest(
-            change.ref, attempt=change.attempt, last_attempt=change.attempt >= settings().ingest_max_attempts
-        )
-        if result.status is DocumentStatus.INDEXED:
-            metrics.add_metric(name="DocumentsIndexed", unit=MetricUnit.Count, value=1)
-            metrics.add_metric(
-                name="ChunksIndexed", unit=MetricUnit.Count, value=0 if result.unchanged else result.chunk_count
+            result = service.remove(change.ref)
+        else:
+            result = service.ingest(
+                change.ref, attempt=change.attempt, last_attempt=change.attempt >= settings().ingest_max_attempts
             )
-        elif result.status is DocumentStatus.FAILED:
-            metrics.add_metric(name="DocumentsRejected", unit=MetricUnit.Count, value=1)
+        _emit_metrics(change, result)
         return result.model_dump(mode="json")
 
     return apply
+
+
+def _emit_metrics(change: ObjectChange, result: IngestionResult) -> None:
+    if result.superseded:
+        metrics.add_metric(name="StaleEventsSkipped", unit=MetricUnit.Count, value=1)
+    elif change.change == "deleted":
+        metrics.add_metric(name="DocumentsDeleted", unit=MetricUnit.Count, value=1)
+    elif result.status is DocumentStatus.INDEXED:
+        metrics.add_metric(name="DocumentsIndexed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="ChunksIndexed", unit=MetricUnit.Count, value=0 if result.unchanged else result.chunk_count
+        )
+    elif result.status is DocumentStatus.FAILED:
+        metrics.add_metric(name="DocumentsRejected", unit=MetricUnit.Count, value=1)
 
 
 @tracer.capture_method

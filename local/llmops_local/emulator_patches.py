@@ -2,6 +2,8 @@
 
 - S3: deleting an object of a versioned bucket (a delete marker) sends no notification in moto; AWS sends an
   "Object Deleted" event (deletion-type "Delete Marker Created"), which is how deletions reach the index.
+- S3: moto stamps every EventBridge event with the same constant `sequencer`; AWS gives each change to a key a
+  greater one than the change before, which is how ingestion orders events that arrive out of order.
 - Lambda: moto runs function code in Docker; local mode dispatches invocations (from Step Functions tasks or
   `lambda invoke`) to the in-process handlers instead.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +40,7 @@ def apply() -> None:
         if _applied:
             return
         _patch_delete_marker_events()
+        _patch_event_sequencers()
         _patch_lambda_invocation()
         _applied = True
 
@@ -60,6 +64,48 @@ def _patch_delete_marker_events() -> None:
         return marker
 
     S3Backend._set_delete_marker = set_delete_marker_and_notify  # type: ignore[method-assign]
+
+
+_sequencer_lock = threading.Lock()
+_last_sequencer = 0
+
+
+def next_sequencer() -> str:
+    """An emulator behaviour, not AWS's algorithm: the wall clock in nanoseconds as 16 upper-case hex digits,
+    strictly increasing within the process. Increasing for every key at once is increasing per key, which is all
+    AWS promises; the clock (rather than a counter from 0) keeps sequencers increasing across restarts of local
+    mode, whose registry keeps the sequencers of the previous run."""
+    global _last_sequencer
+    with _sequencer_lock:
+        _last_sequencer = max(time.time_ns(), _last_sequencer + 1)
+        return f"{_last_sequencer:016X}"
+
+
+def _patch_event_sequencers() -> None:
+    from moto.events.models import Rule
+    from moto.s3 import notifications
+
+    # moto builds the event inside _send_event_bridge_message and hands it to each rule's send_to_targets, all in
+    # the thread of the S3 request: the first patch picks the change's sequencer, the second stamps it.
+    stamping = threading.local()
+    send_event_bridge_message = notifications._send_event_bridge_message
+    send_to_targets = Rule.send_to_targets
+
+    def send_with_a_fresh_sequencer(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        stamping.sequencer = next_sequencer()
+        try:
+            send_event_bridge_message(account_id, bucket, event_name, key)
+        finally:
+            stamping.sequencer = None
+
+    def stamp_and_send(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        sequencer = getattr(stamping, "sequencer", None)
+        if sequencer is not None and original_event.get("source") == "aws.s3":
+            original_event["detail"]["object"]["sequencer"] = sequencer
+        send_to_targets(self, original_event, transform_input)
+
+    notifications._send_event_bridge_message = send_with_a_fresh_sequencer
+    Rule.send_to_targets = stamp_and_send  # type: ignore[method-assign]
 
 
 def _patch_lambda_invocation() -> None:

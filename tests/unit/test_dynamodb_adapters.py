@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from llmops.adapters.aws.dynamodb_embedding_cache import DynamoDbEmbeddingCache
 from llmops.adapters.aws.dynamodb_registry import DynamoDbDocumentRegistry
+from llmops.domain.errors import SupersededChange
 from llmops.domain.models import DocumentRef, DocumentStatus
 from llmops.ports import RecordUpdate
 from llmops_local.template import load_template
@@ -79,6 +80,45 @@ def test_registry_keeps_the_reason_only_while_failed(dynamodb: Any) -> None:
         10,
     )
     assert record.duration_ms == 12.5
+
+
+def test_registry_refuses_a_write_older_than_the_stored_sequencer_and_changes_nothing(dynamodb: Any) -> None:
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(_create_table(dynamodb, "DocumentsTable"))
+    registry = DynamoDbDocumentRegistry(table)
+    newer = DocumentRef(bucket="b", key="documents/x.txt", version_id="v2", sequencer="617F08299329D18901")
+    registry.record(newer, DocumentStatus.INDEXED, RecordUpdate(chunk_count=3))
+    before = table.get_item(Key={"document_id": newer.document_id})["Item"]
+
+    # When a slow run for an older version writes (a shorter sequencer, lower case: still older once normalised)
+    older = DocumentRef(bucket="b", key="documents/x.txt", version_id="v1", sequencer="617f08299329d189")
+    with pytest.raises(SupersededChange):
+        registry.record(older, DocumentStatus.FAILED, RecordUpdate(reason="attempt 1 failed, will retry"))
+
+    assert table.get_item(Key={"document_id": newer.document_id})["Item"] == before
+    record = registry.get(newer.document_id)
+    assert record is not None and record.sequencer == "617F08299329D18901".ljust(32, "0")
+
+
+def test_registry_accepts_an_equal_or_newer_sequencer_and_keeps_it_through_writes_without_one(dynamodb: Any) -> None:
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(_create_table(dynamodb, "DocumentsTable"))
+    registry = DynamoDbDocumentRegistry(table)
+    first = DocumentRef(bucket="b", key="documents/x.txt", version_id="v1", sequencer="617F08299329D189")
+    registry.record(first, DocumentStatus.PROCESSING)
+
+    registry.record(first, DocumentStatus.INDEXED, RecordUpdate(chunk_count=2))  # equal: the same run goes on
+    registry.record(DocumentRef(bucket="b", key="documents/x.txt"), DocumentStatus.INDEXED)  # a backfill
+    after_backfill = registry.get(first.document_id)
+    deleted = DocumentRef(bucket="b", key="documents/x.txt", version_id="m1", sequencer="617F08299329D190")
+    registry.record(deleted, DocumentStatus.DELETED, RecordUpdate(chunk_count=0))
+
+    assert after_backfill is not None and after_backfill.sequencer == first.sequencer
+    record = registry.get(first.document_id)
+    assert record is not None
+    assert (record.status, record.version, record.sequencer) == (
+        DocumentStatus.DELETED,
+        "m1",
+        deleted.sequencer,
+    )
 
 
 def test_embedding_cache_round_trips_vectors_beyond_one_batch(dynamodb: Any) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
@@ -31,6 +33,15 @@ def _quiet_powertools(monkeypatch: pytest.MonkeyPatch) -> None:
     # Redelivery protection needs its DynamoDB table; the integration tests run it against the emulator.
     monkeypatch.setenv("POWERTOOLS_IDEMPOTENCY_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metrics() -> Iterator[None]:
+    """A record handled outside lambda_handler leaves its metrics unflushed; the next test must not publish them."""
+    yield
+    from llmops.observability import metrics  # imported late: Metrics reads its namespace from the env when created
+
+    metrics.clear_metrics()
 
 
 def _context() -> LocalLambdaContext:
@@ -92,6 +103,39 @@ def test_ingest_handler_reports_only_the_malformed_record_as_failed(
     response = module.lambda_handler(event, _context())
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
+
+
+def _older_version_of(event: dict[str, Any], version_id: str, sequencer: str) -> dict[str, Any]:
+    """The same sample event for an earlier version of its object: S3 made it before, it arrives after."""
+    record = dict(event["Records"][0])
+    body = json.loads(record["body"])
+    body["detail"]["object"].update({"version-id": version_id, "sequencer": sequencer})
+    record.update(messageId="late", body=json.dumps(body))
+    return {"Records": [record]}
+
+
+def test_ingest_handler_skips_an_event_older_than_the_applied_change_and_counts_it(
+    ingest_app: tuple[ModuleType, FakeDocumentRegistry], capsys: pytest.CaptureFixture[str]
+) -> None:
+    module, registry = ingest_app
+    created = _event("ingest_object_created.json")
+    module.lambda_handler(created, _context())
+    capsys.readouterr()
+    history = list(registry.history)
+    late = _older_version_of(created, "0lderVersi0nId", "617f08299329d100")
+
+    response = module.lambda_handler(late, _context())
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    result = module.handle_record(SQSRecord(late["Records"][0]))
+
+    assert response == {"batchItemFailures": []}
+    assert registry.history == history
+    assert [[d["Name"] for d in m["_aws"]["CloudWatchMetrics"][0]["Metrics"]] for m in metrics] == [
+        ["StaleEventsSkipped"]
+    ]
+    assert metrics[0]["StaleEventsSkipped"] == [1.0]
+    assert result["superseded"] is True and result["status"] == "indexed"
+    assert "a newer change (sequencer 617F08299329D189" in result["reason"]
 
 
 class _FailingModel(FakeLanguageModel):

@@ -175,3 +175,155 @@ def test_a_redelivered_version_that_already_settled_is_not_shown_as_queued_again
 
     statuses = [status for key, status, _ in registry.history if key == "documents/a.txt"]
     assert statuses[-2:] == [DocumentStatus.INDEXED, DocumentStatus.QUEUED]
+
+
+# Ordering by S3 sequencer. Real changes to documents/a.txt, in the order S3 made them: PUT v1, DELETE, PUT v2.
+KEY = "documents/a.txt"
+PUT_V1, DELETE, PUT_V2 = "617F08299329D101", "617F08299329D102", "617F08299329D10301"  # the last is longer
+OLD_TEXT, NEW_TEXT = b"The ferry leaves at nine.", b"The ferry leaves at ten."
+
+
+def _put(version: str, sequencer: str | None) -> DocumentRef:
+    return DocumentRef(bucket=BUCKET, key=KEY, version_id=version, sequencer=sequencer)
+
+
+def _delete(sequencer: str | None) -> DocumentRef:
+    return DocumentRef(bucket=BUCKET, key=KEY, version_id="marker", sequencer=sequencer)
+
+
+def test_given_a_newer_version_indexed_when_an_older_versions_event_arrives_late_then_it_is_skipped(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    store = FakeObjectStore({KEY: NEW_TEXT})
+    service, index, registry = _service(embedder, store)
+    service.ingest(_put("v2", PUT_V2))
+    writes, history = index.writes, list(registry.history)
+
+    # When v1's event arrives after v2's (GetObject by its version id would still return v1's text)
+    store.objects[KEY] = OLD_TEXT
+    late = service.ingest(_put("v1", PUT_V1))
+
+    assert late.superseded and late.status is DocumentStatus.INDEXED
+    assert "a newer change (sequencer 617F08299329D10301" in (late.reason or "")
+    assert index.writes == writes and [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+    assert registry.history == history
+    record = registry.get(late.document_id)
+    assert (record.version, record.status, record.sequencer) == (
+        "v2",
+        DocumentStatus.INDEXED,
+        _put("v2", PUT_V2).sequencer,
+    )
+
+
+def test_given_a_deletion_applied_when_the_creation_before_it_arrives_late_then_the_document_stays_deleted(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    service, index, registry = _service(embedder, FakeObjectStore({KEY: OLD_TEXT}))
+    service.remove(_delete(DELETE))
+
+    late = service.ingest(_put("v1", PUT_V1))
+
+    assert late.superseded and late.status is DocumentStatus.DELETED
+    assert index.rows == [] and index.writes == 0
+    assert [status for _, status, _ in registry.history] == [DocumentStatus.DELETED]
+
+
+def test_given_a_newer_version_indexed_when_an_older_deletion_arrives_late_then_the_newer_version_stays(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    service, index, registry = _service(embedder, FakeObjectStore({KEY: NEW_TEXT}))
+    service.ingest(_put("v1", PUT_V1))
+    service.ingest(_put("v2", PUT_V2))
+    history = list(registry.history)
+
+    late = service.remove(_delete(DELETE))
+
+    assert late.superseded and late.status is DocumentStatus.INDEXED
+    assert [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+    assert registry.history == history
+
+
+def test_changes_with_an_equal_or_newer_sequencer_are_applied(embedder: OnnxMiniLmEmbedder) -> None:
+    store = FakeObjectStore({KEY: OLD_TEXT})
+    service, index, registry = _service(embedder, store)
+    service.ingest(_put("v1", PUT_V1))
+
+    retried = service.ingest(_put("v1", PUT_V1.lower()))  # the same change again: a retry after a failure
+    deleted = service.remove(_delete(DELETE))
+    store.objects[KEY] = NEW_TEXT
+    newer = service.ingest(_put("v2", PUT_V2))
+
+    assert not (retried.superseded or deleted.superseded or newer.superseded)
+    assert (retried.status, deleted.status, newer.status) == (
+        DocumentStatus.INDEXED,
+        DocumentStatus.DELETED,
+        DocumentStatus.INDEXED,
+    )
+    assert [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+    assert registry.get(newer.document_id).sequencer == _put("v2", PUT_V2).sequencer
+
+
+def test_a_change_without_a_sequencer_is_applied_and_leaves_the_stored_sequencer_as_it_was(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    store = FakeObjectStore({KEY: OLD_TEXT})
+    service, index, registry = _service(embedder, store)
+    service.ingest(_put("v1", PUT_V1))
+
+    # When a backfill (no version id, no sequencer) re-indexes the object as it is now
+    store.objects[KEY] = NEW_TEXT
+    backfilled = service.ingest(DocumentRef(bucket=BUCKET, key=KEY))
+
+    assert not backfilled.superseded and backfilled.status is DocumentStatus.INDEXED
+    assert [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+    assert registry.get(backfilled.document_id).sequencer == _put("v1", PUT_V1).sequencer
+
+
+class _RacedIndex(FakeVectorIndex):
+    """Another invocation records a newer change for the key while this run writes its chunks."""
+
+    def __init__(self, registry: FakeDocumentRegistry, then_fail: bool = False) -> None:
+        super().__init__()
+        self.registry, self.then_fail = registry, then_fail
+
+    def replace_document(self, *args: object, **kwargs: object) -> None:
+        super().replace_document(*args, **kwargs)  # type: ignore[arg-type]
+        self.registry.record(_put("v2", PUT_V2), DocumentStatus.PROCESSING)
+        if self.then_fail:
+            raise ConnectionError("collection unreachable")
+
+
+def test_given_a_newer_change_recorded_while_an_older_one_was_indexing_then_the_older_one_is_superseded(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    service, _, registry = _service(embedder, FakeObjectStore({KEY: OLD_TEXT}))
+    service._index = _RacedIndex(registry)
+
+    result = service.ingest(_put("v1", PUT_V1))
+
+    assert result.superseded and result.status is DocumentStatus.PROCESSING
+    record = registry.get(result.document_id)
+    assert (record.version, record.status) == ("v2", DocumentStatus.PROCESSING)  # the older run wrote no `indexed`
+
+
+def test_given_an_older_run_fails_after_a_newer_change_was_recorded_then_it_is_superseded_not_retried(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    service, _, registry = _service(embedder, FakeObjectStore({KEY: OLD_TEXT}))
+    service._index = _RacedIndex(registry, then_fail=True)
+
+    result = service.ingest(_put("v1", PUT_V1))  # no ConnectionError: a retry would only be skipped
+
+    assert result.superseded
+    record = registry.get(result.document_id)
+    assert (record.version, record.status, record.reason) == ("v2", DocumentStatus.PROCESSING, None)
+
+
+def test_an_older_change_is_not_shown_as_queued_over_a_newer_one(embedder: OnnxMiniLmEmbedder) -> None:
+    service, _, registry = _service(embedder, FakeObjectStore({KEY: NEW_TEXT}))
+    service.ingest(_put("v2", PUT_V2))
+    history = list(registry.history)
+
+    service.mark_queued(_put("v1", PUT_V1))
+
+    assert registry.history == history

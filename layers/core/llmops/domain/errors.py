@@ -27,6 +27,10 @@ class DocumentNotFound(DomainError):
     pass
 
 
+class SupersededChange(DomainError):
+    """The registry already holds a later change to the document (by S3 sequencer) than the one being recorded."""
+
+
 class InvalidQuestion(DomainError):
     pass
 

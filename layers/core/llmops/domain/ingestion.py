@@ -1,4 +1,14 @@
-"""Ingestion: one document version in, its chunks indexed, its status recorded."""
+"""Ingestion: one document version in, its chunks indexed, its status recorded.
+
+Events reach ingestion in any order (EventBridge and a standard SQS queue do not keep it). Every change an S3
+event names carries its sequencer; a change older than the one the registry holds for the key is skipped, and
+every registry write of a change is conditional on it (see DocumentRegistry.record). What this cannot prevent: two
+invocations for the same key running at the same time, on a standard queue with no per-key serialisation, can
+still finish their index writes in the wrong order. The registry then shows the newer version while the index
+holds the older one's chunks (or none, after a late removal); the run that loses the registry write logs a
+warning saying so. Uploading a changed version, deleting and uploading again, or rebuilding the index heals it;
+identical bytes (a re-upload, a backfill) do not, as the record already shows that content indexed.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +22,10 @@ from aws_lambda_powertools import Logger
 from numpy.typing import NDArray
 
 from llmops.domain.chunking import Chunker
-from llmops.domain.errors import DocumentNotFound, DocumentRejected, DocumentTooLarge
+from llmops.domain.errors import DocumentNotFound, DocumentRejected, DocumentTooLarge, SupersededChange
 from llmops.domain.extraction import extract
 from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentStatus, IngestionResult
+from llmops.domain.sequencer import is_older
 from llmops.ports import DocumentRegistry, Embedder, ObjectStore, RecordUpdate, StoredObject, VectorIndex
 
 logger = Logger(child=True)
@@ -56,28 +67,38 @@ class IngestionService:
     def mark_queued(self, ref: DocumentRef) -> None:
         """Show a document as waiting in its batch, unless this very version has already settled (a redelivery)."""
         previous = self._registry.get(ref.document_id)
+        if previous is not None and is_older(ref.sequencer, previous.sequencer):
+            return  # a later change is recorded already; this event will be skipped when its turn comes
         version = ref.version_id or ref.etag or "unversioned"
         if previous is not None and previous.version == version and previous.status is not DocumentStatus.QUEUED:
             return
-        self._registry.record(ref, DocumentStatus.QUEUED)
+        self._record(ref, DocumentStatus.QUEUED)
 
     def ingest(self, ref: DocumentRef, attempt: int = 1, last_attempt: bool = False) -> IngestionResult:
         """Index one document version, replacing the chunks of its earlier version.
 
         A document the platform cannot ingest as it is ends `failed` with the reason; any other error is
         recorded and raised again so that the message is retried and, after its last attempt, dead-lettered.
+        A change older (by S3 sequencer) than the one the registry holds is skipped: the result is `superseded`,
+        and neither the index nor the record is touched.
         """
         started = time.perf_counter()
         previous = self._registry.get(ref.document_id)
+        if previous is not None and is_older(ref.sequencer, previous.sequencer):
+            return self._superseded(ref, previous)
         try:
             outcome = self._index_document(ref, previous, attempt)
+        except SupersededChange:
+            # A newer change was recorded after the check above, before this run wrote anything to the index.
+            return self._superseded(ref, self._registry.get(ref.document_id))
         except DocumentNotFound:
             # A later version, or a deletion, has overtaken this event; its own event tells the registry.
             logger.info("Object version is gone before it could be ingested", extra={"key": ref.key})
             return IngestionResult(document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.DELETED)
         except DocumentRejected as rejection:
             logger.warning("Document rejected", extra={"key": ref.key, "reason": str(rejection)})
-            self._registry.record(ref, DocumentStatus.FAILED, RecordUpdate(reason=str(rejection)))
+            if not self._record(ref, DocumentStatus.FAILED, RecordUpdate(reason=str(rejection))):
+                return self._superseded(ref, self._registry.get(ref.document_id))
             return IngestionResult(
                 document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.FAILED, reason=str(rejection)
             )
@@ -87,20 +108,26 @@ class IngestionService:
                 if last_attempt
                 else f"attempt {attempt} failed, will retry: {error!r}"
             )
-            self._registry.record(ref, DocumentStatus.FAILED, RecordUpdate(reason=reason))
+            if not self._record(ref, DocumentStatus.FAILED, RecordUpdate(reason=reason)):
+                # A newer change owns the record: retrying this one would only be skipped, so do not.
+                return self._superseded(ref, self._registry.get(ref.document_id))
             raise
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
-        self._registry.record(
-            ref,
-            DocumentStatus.INDEXED,
-            RecordUpdate(
-                chunk_count=outcome.chunk_count,
-                content_hash=outcome.content_hash,
-                embedding_model=self._embedder.model_id,
-                chunking=self._chunker.signature,
-                duration_ms=duration_ms,
-            ),
+        indexed = RecordUpdate(
+            chunk_count=outcome.chunk_count,
+            content_hash=outcome.content_hash,
+            embedding_model=self._embedder.model_id,
+            chunking=self._chunker.signature,
+            duration_ms=duration_ms,
         )
+        if not self._record(ref, DocumentStatus.INDEXED, indexed):
+            # The race the module docstring describes: a newer change was recorded while this run wrote the index.
+            logger.warning(
+                "A newer change was recorded while this older version was being indexed: the index may hold the "
+                "older version's chunks until a changed version is uploaded or the index is rebuilt",
+                extra={"key": ref.key, "sequencer": ref.sequencer},
+            )
+            return self._superseded(ref, self._registry.get(ref.document_id))
         logger.info(
             "Document indexed",
             extra={"key": ref.key, "chunks": outcome.chunk_count, "unchanged": outcome.unchanged, "ms": duration_ms},
@@ -114,11 +141,44 @@ class IngestionService:
         )
 
     def remove(self, ref: DocumentRef) -> IngestionResult:
+        """Remove every chunk of the document; a deletion older than the recorded change is skipped (`superseded`)."""
+        previous = self._registry.get(ref.document_id)
+        if previous is not None and is_older(ref.sequencer, previous.sequencer):
+            return self._superseded(ref, previous)
         self._ensure_index()
         removed = self._index.delete_document(ref.document_id)
-        self._registry.record(ref, DocumentStatus.DELETED, RecordUpdate(chunk_count=0))
+        if not self._record(ref, DocumentStatus.DELETED, RecordUpdate(chunk_count=0)):
+            logger.warning(
+                "A newer change was recorded while this older deletion ran: the index may be missing the newer "
+                "version's chunks until a changed version is uploaded or the index is rebuilt",
+                extra={"key": ref.key, "sequencer": ref.sequencer, "chunks_removed": removed},
+            )
+            return self._superseded(ref, self._registry.get(ref.document_id))
         logger.info("Document removed", extra={"key": ref.key, "chunks_removed": removed})
         return IngestionResult(document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.DELETED)
+
+    def _record(self, ref: DocumentRef, status: DocumentStatus, update: RecordUpdate | None = None) -> bool:
+        """Record the status; False when the registry already holds a later change to the document."""
+        try:
+            self._registry.record(ref, status, update)
+        except SupersededChange:
+            return False
+        return True
+
+    def _superseded(self, ref: DocumentRef, current: DocumentRecord | None) -> IngestionResult:
+        """The result of a change skipped because a later one has been applied: the document as that one left it."""
+        applied = current.sequencer if current is not None else None
+        reason = f"a newer change (sequencer {applied}) has already been applied; this older event was skipped"
+        logger.info("Stale event skipped", extra={"key": ref.key, "sequencer": ref.sequencer, "applied": applied})
+        return IngestionResult(
+            document_id=ref.document_id,
+            source_key=ref.key,
+            # A later change is recorded whenever a change is superseded, so the record is there to report.
+            status=current.status if current is not None else DocumentStatus.QUEUED,
+            chunk_count=(current.chunk_count or 0) if current is not None else 0,
+            reason=reason,
+            superseded=True,
+        )
 
     def _index_document(self, ref: DocumentRef, previous: DocumentRecord | None, attempt: int) -> _Outcome:
         size = ref.size if ref.size is not None else self._store.head_size(ref)

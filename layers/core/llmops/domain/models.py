@@ -6,7 +6,9 @@ import hashlib
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llmops.domain.sequencer import normalise_sequencer
 
 
 class Frozen(BaseModel):
@@ -21,6 +23,15 @@ class DocumentRef(Frozen):
     version_id: str | None = None
     etag: str | None = None
     size: int | None = None
+    sequencer: str | None = Field(
+        default=None,
+        description="S3 sequencer of the change that named this version (normalised); None for backfill and re-index.",
+    )
+
+    @field_validator("sequencer")
+    @classmethod
+    def sequencer_in_comparable_form(cls, sequencer: str | None) -> str | None:
+        return normalise_sequencer(sequencer)
 
     @property
     def document_id(self) -> str:
@@ -113,6 +124,9 @@ class DocumentRecord(Frozen):
     updated_at: str
     started_at: str | None = None
     duration_ms: float | None = None
+    sequencer: str | None = Field(
+        default=None, description="S3 sequencer of the latest change recorded; an older change is skipped."
+    )
 
 
 class IngestionResult(Frozen):
@@ -122,6 +136,9 @@ class IngestionResult(Frozen):
     chunk_count: int = 0
     reason: str | None = None
     unchanged: bool = Field(default=False, description="Same content, model and chunking as indexed: no work done.")
+    superseded: bool = Field(
+        default=False, description="A newer change to the same key had already been applied: this one was skipped."
+    )
 
 
 class Citation(Frozen):

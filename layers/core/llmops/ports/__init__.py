@@ -136,7 +136,11 @@ class Page:
 class DocumentRegistry(Protocol):
     """Visible state of every document version (queued, processing, indexed, failed, deleted)."""
 
-    def record(self, ref: DocumentRef, status: DocumentStatus, update: RecordUpdate | None = None) -> None: ...
+    def record(self, ref: DocumentRef, status: DocumentStatus, update: RecordUpdate | None = None) -> None:
+        """Set the document's status. With `ref.sequencer`, only if the record holds no sequencer or one not newer
+        (a single conditional write), and the record keeps `ref.sequencer`; otherwise raises SupersededChange and
+        changes nothing. Without one, the write is unconditional and the stored sequencer stays as it is."""
+        ...
 
     def get(self, document_id: str) -> DocumentRecord | None: ...
 

@@ -1,6 +1,8 @@
 """The document registry in DynamoDB: one item per document, holding the state of its latest version.
 
 A global secondary index on (status, source_key) serves "all failed documents under a prefix" without a scan.
+Writes that carry an S3 sequencer are conditional on it, so a slow run for an older change cannot overwrite the
+record of a newer one.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
 
-from llmops.domain.errors import InvalidCursor
+from llmops.domain.errors import InvalidCursor, SupersededChange
 from llmops.domain.models import DocumentRecord, DocumentRef, DocumentStatus
 from llmops.ports import Page, RecordUpdate
 
@@ -84,13 +87,29 @@ class DynamoDbDocumentRegistry:
                 values[f":{name}"] = Decimal(str(value)) if isinstance(value, float) else value
         if update.reason is None and status is not DocumentStatus.FAILED:
             removes.append("reason")
+        names = {"#status": "status", "#bucket": "bucket"}
+        condition: dict[str, Any] = {}
+        if ref.sequencer is not None:
+            # Normalised sequencers (fixed width, upper case) order as plain strings, so DynamoDB can compare them.
+            sets.append("#sequencer = :sequencer")
+            names["#sequencer"] = "sequencer"
+            values[":sequencer"] = ref.sequencer
+            condition["ConditionExpression"] = "attribute_not_exists(#sequencer) OR #sequencer <= :sequencer"
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        self._table.update_item(
-            Key={"document_id": ref.document_id},
-            UpdateExpression=expression,
-            ExpressionAttributeNames={"#status": "status", "#bucket": "bucket"},
-            ExpressionAttributeValues=values,
-        )
+        try:
+            self._table.update_item(
+                Key={"document_id": ref.document_id},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                **condition,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise SupersededChange(
+                    f"{ref.key}: a change later than sequencer {ref.sequencer} is already recorded"
+                ) from error
+            raise
 
     def get(self, document_id: str) -> DocumentRecord | None:
         item = self._table.get_item(Key={"document_id": document_id}, ConsistentRead=True).get("Item")
