@@ -39,6 +39,7 @@ def test_the_index_maps_a_faiss_inner_product_vector_and_keyword_ids(
     assert properties["vector"]["method"] == {"name": "hnsw", "engine": "faiss", "space_type": "innerproduct"}
     assert properties["vector"]["dimension"] == 2
     assert properties["document_id"]["type"] == "keyword"
+    assert properties["text"] == {"type": "text", "analyzer": "english"}  # stemmed, as LanceDB's FTS locally
     assert index_body(384)["settings"]["index"]["knn"] is True
 
 

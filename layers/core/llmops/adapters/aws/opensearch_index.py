@@ -30,8 +30,9 @@ def index_body(dimension: int) -> dict[str, Any]:
                     # Vectors are unit length, so inner product ranks exactly as cosine similarity.
                     "method": {"name": "hnsw", "engine": "faiss", "space_type": "innerproduct"},
                 },
-                "text": {"type": "text"},
-                "title": {"type": "text"},
+                # English stemming and stop words for BM25, as LanceDB's full-text index applies locally.
+                "text": {"type": "text", "analyzer": "english"},
+                "title": {"type": "text", "analyzer": "english"},
                 "document_id": {"type": "keyword"},
                 "source_key": {"type": "keyword"},
                 "version": {"type": "keyword"},
