@@ -54,3 +54,18 @@ def test_layer_requirements_are_the_package_dependencies_without_boto3() -> None
     layer = _names([line.strip() for line in lines if line.strip() and not line.startswith("#")])
 
     assert layer == declared
+
+
+def test_every_function_environment_variable_is_a_setting_or_read_by_powertools() -> None:
+    from llmops.settings import Settings
+    from llmops_local.template import load_template
+
+    template = load_template(PROJECT_ROOT / "template.yaml")
+    names = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            names |= set(resource["Properties"].get("Environment", {}).get("Variables", {}))
+    settings = {field.alias for field in Settings.model_fields.values()}
+
+    # A misspelt variable would be ignored silently (Settings ignores unknown names) and its default used instead.
+    assert {name for name in names - settings if not name.startswith("POWERTOOLS_")} == set()
