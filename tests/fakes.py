@@ -26,9 +26,15 @@ from llmops.ports import Generation, GenerationRequest, Page, RecordUpdate, Stor
 
 
 class FakeObjectStore:
-    def __init__(self, objects: dict[str, bytes] | None = None, content_types: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        objects: dict[str, bytes] | None = None,
+        content_types: dict[str, str] | None = None,
+        tags: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.objects = dict(objects or {})
         self.content_types = dict(content_types or {})
+        self.tags = dict(tags or {})
 
     def head_size(self, ref: DocumentRef) -> int:
         from llmops.domain.errors import DocumentNotFound
@@ -47,6 +53,7 @@ class FakeObjectStore:
             content_type=self.content_types.get(ref.key),
             version_id=ref.version_id,
             etag=None,
+            tags=self.tags.get(ref.key, ()),
         )
 
 
@@ -95,6 +102,7 @@ class FakeVectorIndex:
             for c, v in self.rows
             if (not filters.prefix or c.source_key.startswith(filters.prefix))
             and (not filters.document_ids or c.document_id in filters.document_ids)
+            and set(filters.tags or ()) <= set(c.tags)
         ]
 
 
@@ -249,7 +257,8 @@ class _FakeIndices:
 def _matches(query: dict[str, Any], document: dict[str, Any]) -> bool:
     if "term" in query:
         ((field_name, value),) = query["term"].items()
-        return bool(document.get(field_name) == value)
+        stored = document.get(field_name)
+        return value in stored if isinstance(stored, list) else bool(stored == value)  # keyword arrays match any
     if "terms" in query:
         ((field_name, values),) = query["terms"].items()
         return document.get(field_name) in values

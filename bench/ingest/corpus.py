@@ -72,7 +72,7 @@ class DiskObjectStore:
     def get(self, ref: DocumentRef) -> StoredObject:
         path = self._path(ref)
         content_type, _ = mimetypes.guess_type(path.name)
-        return StoredObject(body=path.read_bytes(), content_type=content_type, version_id=None, etag=None)
+        return StoredObject(body=path.read_bytes(), content_type=content_type, version_id=None, etag=None, tags=())
 
 
 def document_ref(document: CorpusDocument) -> DocumentRef:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from semantic_text_splitter import MarkdownSplitter, TextSplitter
@@ -43,6 +43,7 @@ class Chunker:
         version: str,
         markdown: bool = False,
         max_chunks: int | None = None,
+        tags: Sequence[str] = (),
     ) -> list[Chunk]:
         splitter = self._markdown_splitter if markdown else self._text_splitter
         chunks: list[Chunk] = []
@@ -64,6 +65,7 @@ class Chunker:
                     content_hash=content_hash(text),
                     token_count=len(self._tokenizer.encode(text).ids),
                     embedding_model=self._embedding_model,
+                    tags=list(tags),
                 )
             )
         return chunks

@@ -38,6 +38,7 @@ class _Outcome:
     chunk_count: int
     content_hash: str
     unchanged: bool
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class IngestionService:
             content_hash=outcome.content_hash,
             embedding_model=self._embedder.model_id,
             chunking=self._chunker.signature,
+            tags=list(outcome.tags),
             duration_ms=duration_ms,
         )
         if not self._record(ref, DocumentStatus.INDEXED, indexed):
@@ -195,12 +197,15 @@ class IngestionService:
             and previous.content_hash == digest
             and previous.embedding_model == self._embedder.model_id
             and previous.chunking == self._chunker.signature
+            and (previous.tags or []) == list(stored.tags)  # tags live in metadata: same bytes, new tags
         ):
-            return _Outcome(chunk_count=previous.chunk_count or 0, content_hash=digest, unchanged=True)
+            return _Outcome(
+                chunk_count=previous.chunk_count or 0, content_hash=digest, unchanged=True, tags=stored.tags
+            )
         chunks, vectors = self._chunks_and_vectors(ref, stored)
         self._ensure_index()
         self._index.replace_document(ref.document_id, chunks, vectors)
-        return _Outcome(chunk_count=len(chunks), content_hash=digest, unchanged=False)
+        return _Outcome(chunk_count=len(chunks), content_hash=digest, unchanged=False, tags=stored.tags)
 
     def index_into(self, ref: DocumentRef, target: VectorIndex) -> int:
         """Re-index one document into `target` (a re-index's new index); returns its chunk count."""
@@ -218,6 +223,7 @@ class IngestionService:
             version=ref.version_id or stored.version_id or ref.etag or stored.etag or "unversioned",
             markdown=PurePosixPath(ref.key).suffix.lower() in _MARKDOWN_SUFFIXES,
             max_chunks=self._limits.max_chunks_per_document,
+            tags=stored.tags,
         )
         return chunks, self._embedder.embed([chunk.text for chunk in chunks])
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llmops.domain.sequencer import normalise_sequencer
+from llmops.domain.tags import is_valid_tag
 
 
 class Frozen(BaseModel):
@@ -68,6 +69,7 @@ class Chunk(Frozen):
     content_hash: str
     token_count: int
     embedding_model: str
+    tags: list[str] = Field(default_factory=list, description="The document's tags (S3 metadata `tags`).")
 
 
 class ScoredChunk(Frozen):
@@ -92,10 +94,21 @@ class SearchMode(StrEnum):
 class SearchFilters(Frozen):
     prefix: str | None = Field(default=None, description="Only chunks of documents whose key starts with this.")
     document_ids: list[str] | None = Field(default=None, description="Only chunks of these documents.")
+    tags: list[str] | None = Field(default=None, description="Only chunks of documents that have all these tags.")
+
+    @field_validator("tags")
+    @classmethod
+    def tags_in_stored_form(cls, tags: list[str] | None) -> list[str] | None:
+        if tags is None:
+            return None
+        normalised = list(dict.fromkeys(tag.strip().lower() for tag in tags))
+        if invalid := [tag for tag in normalised if not is_valid_tag(tag)]:
+            raise ValueError(f"invalid tags {invalid}: each must be 1 to 64 characters of a-z, 0-9 and _ . : = / -")
+        return normalised
 
     @property
     def empty(self) -> bool:
-        return not self.prefix and not self.document_ids
+        return not self.prefix and not self.document_ids and not self.tags
 
 
 class DocumentStatus(StrEnum):
@@ -120,6 +133,7 @@ class DocumentRecord(Frozen):
     content_hash: str | None = Field(default=None, description="sha256 of the object's bytes.")
     embedding_model: str | None = None
     chunking: str | None = Field(default=None, description="The chunker settings the chunks were made with.")
+    tags: list[str] | None = Field(default=None, description="The tags the indexed chunks carry.")
     attempts: int = 0
     updated_at: str
     started_at: str | None = None
@@ -135,7 +149,9 @@ class IngestionResult(Frozen):
     status: DocumentStatus
     chunk_count: int = 0
     reason: str | None = None
-    unchanged: bool = Field(default=False, description="Same content, model and chunking as indexed: no work done.")
+    unchanged: bool = Field(
+        default=False, description="Same content, tags, model and chunking as indexed: no work done."
+    )
     superseded: bool = Field(
         default=False, description="A newer change to the same key had already been applied: this one was skipped."
     )

@@ -34,6 +34,7 @@ class StoredObject:
     content_type: str | None
     version_id: str | None
     etag: str | None
+    tags: tuple[str, ...] = ()  # parsed from the version's user metadata (llmops.domain.tags)
 
 
 class ObjectStore(Protocol):
@@ -123,6 +124,7 @@ class RecordUpdate:
     content_hash: str | None = None
     embedding_model: str | None = None
     chunking: str | None = None
+    tags: list[str] | None = None
     attempts: int | None = None
     duration_ms: float | None = None
 

@@ -24,7 +24,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 STATUS_INDEX = "by-status"
-_UPDATE_FIELDS = ("reason", "chunk_count", "content_hash", "embedding_model", "chunking", "attempts", "duration_ms")
+_UPDATE_FIELDS = (
+    "reason",
+    "chunk_count",
+    "content_hash",
+    "embedding_model",
+    "chunking",
+    "tags",
+    "attempts",
+    "duration_ms",
+)
 
 
 def _now() -> str:

@@ -42,6 +42,7 @@ def index_body(dimension: int) -> dict[str, Any]:
                 "content_hash": {"type": "keyword"},
                 "token_count": {"type": "integer"},
                 "embedding_model": {"type": "keyword"},
+                "tags": {"type": "keyword"},
             }
         },
     }
@@ -158,6 +159,8 @@ def _filter_clauses(filters: SearchFilters | None) -> list[dict[str, Any]]:
         clauses.append({"prefix": {"source_key": filters.prefix}})
     if filters.document_ids:
         clauses.append({"terms": {"document_id": list(filters.document_ids)}})
+    # One term clause per tag: a chunk must carry every tag asked for (a single `terms` would match any of them).
+    clauses.extend({"term": {"tags": tag}} for tag in filters.tags or ())
     return clauses
 
 

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from llmops.domain.errors import DocumentNotFound
 from llmops.domain.models import DocumentRef
+from llmops.domain.tags import METADATA_KEY, parse_tags
 from llmops.ports import StoredObject
 
 if TYPE_CHECKING:
@@ -44,4 +45,6 @@ class S3ObjectStore:
             content_type=response.get("ContentType"),
             version_id=response.get("VersionId"),
             etag=(response.get("ETag") or "").strip('"') or None,
+            # User metadata (x-amz-meta-tags), not object tagging: it cannot change without a new version.
+            tags=parse_tags(response.get("Metadata", {}).get(METADATA_KEY)),
         )

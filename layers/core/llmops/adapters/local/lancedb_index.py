@@ -16,6 +16,7 @@ from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch
 
 TABLE_NAME = "chunks"
 _OPTIMIZE_EVERY_ROWS = 2000
+_TAGS_FIELD = pa.field("tags", pa.list_(pa.string()))
 
 
 def _schema(dimension: int) -> pa.Schema:
@@ -33,6 +34,7 @@ def _schema(dimension: int) -> pa.Schema:
             pa.field("content_hash", pa.string()),
             pa.field("token_count", pa.int32()),
             pa.field("embedding_model", pa.string()),
+            _TAGS_FIELD,
         ]
     )
 
@@ -49,6 +51,8 @@ def _where(filters: SearchFilters | None) -> str | None:
         conditions.append(f"starts_with(source_key, {_quoted(filters.prefix)})")
     if filters.document_ids:
         conditions.append(f"document_id IN ({', '.join(_quoted(d) for d in filters.document_ids)})")
+    if filters.tags:
+        conditions.append(f"array_has_all(tags, [{', '.join(_quoted(t) for t in filters.tags)}])")
     return " AND ".join(conditions)
 
 
@@ -58,7 +62,13 @@ def _filtered(query: Any, filters: SearchFilters | None) -> Any:
 
 
 def _chunk(row: dict[str, Any]) -> Chunk:
-    return Chunk.model_validate({name: row[name] for name in Chunk.model_fields})
+    # Rows written before the tags column existed read back as null there.
+    return Chunk.model_validate({**{name: row.get(name) for name in Chunk.model_fields}, "tags": row.get("tags") or []})
+
+
+def _unanswerable(table: Any, filters: SearchFilters | None) -> bool:
+    """A tag filter on a table that has no tags column yet (nothing has been indexed since it was added there)."""
+    return bool(filters and filters.tags) and _TAGS_FIELD.name not in table.schema.names
 
 
 class LanceDbVectorIndex:
@@ -69,8 +79,25 @@ class LanceDbVectorIndex:
         self._pending_rows = 0
 
     def ensure_index(self, dimension: int) -> None:
-        self._table = self._db.create_table(self._table_name, schema=_schema(dimension), exist_ok=True)
+        if self._exists():
+            # Opened, not created with exist_ok: that refuses a table whose schema predates a column added since.
+            self._table = self._db.open_table(self._table_name)
+            self._ensure_tags_column(self._table)
+        else:
+            self._table = self._db.create_table(self._table_name, schema=_schema(dimension), exist_ok=True)
         self._ensure_full_text_index(self._table)
+
+    @staticmethod
+    def _ensure_tags_column(table: Any) -> None:
+        """A table made before chunks had tags gains the column (null in its rows, read as no tags)."""
+        if _TAGS_FIELD.name in table.schema.names:
+            return
+        try:
+            table.add_columns([_TAGS_FIELD])
+        except Exception:
+            table.checkout_latest()  # another writer may have added it first
+            if _TAGS_FIELD.name not in table.schema.names:
+                raise
 
     @staticmethod
     def _ensure_full_text_index(table: Any) -> None:
@@ -110,7 +137,7 @@ class LanceDbVectorIndex:
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
         table = self._readable()
-        if table is None:
+        if table is None or _unanswerable(table, filters):
             return []
         query = table.search(np.asarray(vector, dtype=np.float32)).distance_type("cosine")
         rows = _filtered(query, filters).limit(k).to_list()
@@ -124,7 +151,7 @@ class LanceDbVectorIndex:
         query_vector: NDArray[np.float32] | None = None,
     ) -> list[TextMatch]:
         table = self._readable()
-        if table is None or not text.strip():
+        if table is None or not text.strip() or _unanswerable(table, filters):
             return []
         self._ensure_full_text_index(table)
         rows = _filtered(table.search(text, query_type="fts"), filters).limit(k).to_list()
