@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from llmops.adapters.aws.dynamodb_index_pointer import DynamoDbIndexPointer
+from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
 from llmops.domain.errors import IndexNotReady, NothingToRollBack, ReindexInProgress
 from llmops.domain.index_routing import RoutedVectorIndex
 from llmops.domain.models import Chunk
@@ -127,3 +129,15 @@ def test_starting_a_reindex_claims_the_pointer_and_releases_it_if_the_workflow_c
     assert (target, execution) == ("chunks-20261121100000", "execution-1")
     assert workflow.started == [{"target": "chunks-20261121100000"}]
     assert pointer.current().building is None
+
+
+def test_a_lancedb_index_counts_rows_written_through_other_handles(tmp_path: Path) -> None:
+    # GET /index reports a re-index's progress from its own handle while the map's items write through theirs.
+    reader, writer = LanceDbVectorIndex(tmp_path, "chunks-new"), LanceDbVectorIndex(tmp_path, "chunks-new")
+    writer.ensure_index(2)
+    writer.replace_document("a", [_chunk("a")], np.eye(2, dtype=np.float32)[:1])
+    assert reader.count() == 1
+
+    writer.replace_document("b", [_chunk("b")], np.eye(2, dtype=np.float32)[1:])
+
+    assert reader.count() == 2

@@ -172,7 +172,9 @@ class LanceDbVectorIndex:
         return table
 
     def count(self) -> int:
-        return int(self._opened().count_rows()) if self._exists() else 0
+        # From the latest version: a re-index's progress is written through other handles (the map's items).
+        table = self._readable()
+        return 0 if table is None else int(table.count_rows())
 
     def _exists(self) -> bool:
         return self._table_name in self._db.list_tables().tables
