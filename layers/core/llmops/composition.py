@@ -83,8 +83,9 @@ def build_embedder(settings: Settings) -> Embedder:
                 return OnnxMiniLmEmbedder(model, tokenizer, model_id=MODEL_ID)
             from llmops.adapters.embedding.quantization import default_cache_dir, int8_model
 
-            # Inside the shared build: the int8 model's cache lookup hashes the 23 MB source once per process.
-            quantized = int8_model(model, cache_dir or default_cache_dir())
+            # Made from the sentence-transformers folder that holds the tokenizer: the float32 weights. Inside the
+            # shared build, so the cache lookup (a hash of the 90 MB weights) runs once per process.
+            quantized = int8_model(Path(tokenizer).parent, cache_dir or default_cache_dir())
             return OnnxMiniLmEmbedder(quantized, tokenizer, model_id=INT8_MODEL_ID)
 
         return _shared_instance(("onnx", model, tokenizer, precision, cache_dir), load)

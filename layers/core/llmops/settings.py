@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from llmops.domain.guardrails import GuardrailPolicy
@@ -29,7 +29,8 @@ class EmbeddingProvider(StrEnum):
 
 class EmbeddingPrecision(StrEnum):
     FLOAT32 = "float32"  # the packaged ONNX file as it is: int8 weights widened to float32 products
-    INT8 = "int8"  # the same model quantized for int8 products: about twice as fast (local mode; needs onnx)
+    # Made once from the float32 weights, attention fused, products in int8 (local mode: needs torch and onnx).
+    INT8 = "int8"
 
 
 class LlmProvider(StrEnum):
@@ -142,3 +143,12 @@ class Settings(BaseSettings):
         if isinstance(value, dict):
             return GuardrailPolicy().merged_with(value)
         return value
+
+    @model_validator(mode="after")
+    def _int8_is_made_from_the_weights_not_an_onnx_file(self) -> Settings:
+        if self.embedding_precision is EmbeddingPrecision.INT8 and self.embedding_model_path:
+            raise ValueError(
+                "EMBEDDING_MODEL_PATH names an ONNX file, which EMBEDDING_PRECISION=int8 does not use: int8 makes its "
+                "model from the sentence-transformers folder that holds EMBEDDING_TOKENIZER_PATH. Unset one of them."
+            )
+        return self
