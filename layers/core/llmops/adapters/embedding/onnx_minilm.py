@@ -22,8 +22,9 @@ DIMENSION = 384
 MAX_BATCH_TOKENS = 256
 # onnxruntime would fuse each residual add into the LayerNormalization after it. Its fused SkipLayerNormalization
 # kernel takes about 0.45 ms per call on 256 x 384 values on one core of the development machine (onnxruntime
-# 1.31), where the Add and LayerNormalization it replaces take about 0.1 ms: leaving them apart makes the float32
-# model 7% faster and the int8 one 23% faster, with the same vectors (tests/unit/test_onnx_embedder.py).
+# 1.31), where the Add and LayerNormalization it replaces take about 0.1 ms: leaving them apart made the float32
+# model 7% faster and the int8 one 23% faster (an ad-hoc run of onnxruntime's profiler, 256-token inputs), with
+# the same vectors (tests/unit/test_onnx_embedder.py).
 UNFUSED = ["SkipLayerNormFusion"]
 
 
