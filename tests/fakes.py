@@ -67,16 +67,31 @@ class FakeVectorIndex:
     def ensure_index(self, dimension: int) -> None:
         self.dimension = dimension
 
-    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
         self.writes += 1
-        versions = {chunk.version for chunk in chunks}
-        self.rows = [(c, v) for c, v in self.rows if c.document_id != document_id or c.version in versions]
         self.rows.extend(zip(chunks, vectors, strict=True))
 
-    def delete_document(self, document_id: str) -> int:
-        before = len(self.rows)
-        self.rows = [(c, v) for c, v in self.rows if c.document_id != document_id]
-        return before - len(self.rows)
+    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        from llmops.domain.sequencer import single_revision
+
+        before = single_revision(chunks)
+        self.add_chunks(chunks, vectors)
+        self._remove(document_id, before, None)
+
+    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
+        return self._remove(document_id, before, revision)
+
+    def _remove(self, document_id: str, before: str | None, revision: str | None) -> int:
+        def removed(chunk: Chunk) -> bool:
+            return (
+                chunk.document_id == document_id
+                and (before is None or chunk.revision < before)
+                and (revision is None or chunk.revision == revision)
+            )
+
+        kept = [(c, v) for c, v in self.rows if not removed(c)]
+        count, self.rows = len(self.rows) - len(kept), kept
+        return count
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
         scored = [ScoredChunk(chunk=c, score=float(np.dot(v, vector))) for c, v in self._visible(filters)]
@@ -253,6 +268,13 @@ class _FakeIndices:
     def create(self, index: str, body: dict[str, Any]) -> None:
         self.created[index] = body
 
+    def put_mapping(self, index: str, body: dict[str, Any]) -> None:
+        properties = self.created[index].setdefault("mappings", {}).setdefault("properties", {})
+        for name, mapping in body["properties"].items():
+            if properties.get(name, mapping) != mapping:
+                raise ValueError(f"mapper [{name}] cannot be changed")  # as OpenSearch refuses it
+            properties[name] = mapping
+
 
 def _matches(query: dict[str, Any], document: dict[str, Any]) -> bool:
     if "term" in query:
@@ -262,9 +284,21 @@ def _matches(query: dict[str, Any], document: dict[str, Any]) -> bool:
     if "terms" in query:
         ((field_name, values),) = query["terms"].items()
         return document.get(field_name) in values
+    if "range" in query:  # keyword ranges compare as strings, as OpenSearch does on keyword fields
+        ((field_name, bounds),) = query["range"].items()
+        stored = document.get(field_name)
+        return stored is not None and all(
+            {"lt": stored < bound, "lte": stored <= bound, "gt": stored > bound, "gte": stored >= bound}[operator]
+            for operator, bound in bounds.items()
+        )
+    if "exists" in query:
+        return document.get(query["exists"]["field"]) is not None
     boolean = query["bool"]
-    return all(_matches(q, document) for q in boolean.get("filter", [])) and not any(
-        _matches(q, document) for q in boolean.get("must_not", [])
+    should = boolean.get("should", [])
+    return (
+        all(_matches(q, document) for q in boolean.get("filter", []))
+        and not any(_matches(q, document) for q in boolean.get("must_not", []))
+        and (not should or sum(_matches(q, document) for q in should) >= boolean.get("minimum_should_match", 1))
     )
 
 

@@ -1,7 +1,8 @@
 """The three things the benchmark times, each run over a list of corpus documents.
 
 (a) `OurPipeline`: the platform's IngestionService itself (extraction, token-sized chunking, the ONNX embedder,
-    LanceDbVectorIndex.replace_document per document), with files on disk in place of S3 and no status table.
+    LanceDbVectorIndex.add_chunks per document, then the removal of older chunks), with files on disk in place of
+    S3 and no status table.
 (b) `ModelOnly`: the same embedder on exactly the chunk texts (a) embeds, one embed() call per document as (a).
 (c) `NaivePipeline`: what a typical tutorial does: the same extracted text split by LangChain's
     RecursiveCharacterTextSplitter(1000, 200), embedded by SentenceTransformer.encode two texts at a time, each
@@ -116,9 +117,13 @@ class ClockedIndex:
         with self._clock.stage("store"):
             self._inner.ensure_index(dimension)
 
-    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
         with self._clock.stage("store"):
-            self._inner.replace_document(document_id, chunks, vectors)
+            self._inner.add_chunks(chunks, vectors)
+
+    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
+        with self._clock.stage("store"):
+            return self._inner.delete_document(document_id, before, revision)
 
     def __getattr__(self, name: str) -> Any:  # the rest of the port (search, delete, count) as it is
         return getattr(self._inner, name)

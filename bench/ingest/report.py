@@ -128,8 +128,9 @@ def markdown(summary: dict[str, Any], figures: dict[str, PipelineFigures], resul
         "",
         f"- our embedder (a, b): `{summary['settings']['embedder']}`; (c): sentence-transformers all-MiniLM-L6-v2 "
         "in float32 (PyTorch).",
-        "- store write calls: commits to the LanceDB table (table versions): (a) one add() and one delete() per "
-        "document (replace_document) plus its table's creation and index upkeep, (c) one add() per 2 chunks.",
+        "- store write calls: commits to the LanceDB table (table versions): (a) one add() per document, a delete() "
+        "only where older chunks of the document exist (none here: every document is new), its table's creation "
+        "and index upkeep; (c) one add() per 2 chunks.",
         f"- tokens: MiniLM word pieces of every text handed to the embedder, without [CLS]/[SEP], untruncated; "
         f"(c) loses {summary['naive_truncated_tokens']:,} of its tokens to the model's 256-piece window.",
         f"- where the time goes, median repeat: (a) {_stages(figures[OURS])}; (c) {_stages(figures[NAIVE])}.",

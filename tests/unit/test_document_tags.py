@@ -212,7 +212,8 @@ def test_lancedb_returns_only_chunks_with_every_given_tag(tmp_path: Path) -> Non
 
 def test_lancedb_table_made_before_tags_gains_the_column_and_keeps_its_rows(tmp_path: Path) -> None:
     old = lancedb.connect(str(tmp_path)).create_table(TABLE_NAME, schema=_old_schema())
-    old.add([{**_chunk("old", "legacy pumps", []).model_dump(exclude={"tags"}), "vector": [1.0, 0.0]}])
+    legacy = _chunk("old", "legacy pumps", []).model_dump(exclude={"tags", "revision"})
+    old.add([{**legacy, "vector": [1.0, 0.0]}])
     query = np.array([1.0, 0.0], dtype=np.float32)
     reader = LanceDbVectorIndex(tmp_path)
 

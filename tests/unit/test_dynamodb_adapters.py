@@ -69,7 +69,8 @@ def test_registry_keeps_the_reason_only_while_failed(dynamodb: Any) -> None:
     ref = DocumentRef(bucket="b", key="documents/x.txt", version_id="v1", size=10)
     registry.record(ref, DocumentStatus.FAILED, RecordUpdate(reason="attempt 1 failed, will retry"))
 
-    registry.record(ref, DocumentStatus.INDEXED, RecordUpdate(chunk_count=4, duration_ms=12.5))
+    registry.record(ref, DocumentStatus.INDEXED, RecordUpdate(chunk_count=4, duration_ms=12.5, revision="/01"))
+    registry.record(ref, DocumentStatus.INDEXED, RecordUpdate(chunk_count=4))  # unchanged: the revision stays
 
     record = registry.get(ref.document_id)
     assert record is not None
@@ -79,7 +80,7 @@ def test_registry_keeps_the_reason_only_while_failed(dynamodb: Any) -> None:
         4,
         10,
     )
-    assert record.duration_ms == 12.5
+    assert (record.duration_ms, record.revision) == (12.5, "/01")
 
 
 def test_registry_refuses_a_write_older_than_the_stored_sequencer_and_changes_nothing(dynamodb: Any) -> None:

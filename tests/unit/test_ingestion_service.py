@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
@@ -100,7 +102,7 @@ def test_given_an_object_gone_before_ingestion_then_nothing_fails(embedder: Onnx
 
 def test_given_an_unexpected_error_then_it_is_recorded_and_raised_for_retry(embedder: OnnxMiniLmEmbedder) -> None:
     class BrokenIndex(FakeVectorIndex):
-        def replace_document(self, *args: object, **kwargs: object) -> None:
+        def add_chunks(self, *args: object, **kwargs: object) -> None:
             raise ConnectionError("collection unreachable")
 
     store = FakeObjectStore({"documents/a.txt": b"text"})
@@ -151,7 +153,7 @@ def test_given_an_edited_document_then_only_changed_chunks_are_embedded(embedder
 
 def test_given_the_last_attempt_fails_then_the_reason_says_it_was_dead_lettered(embedder: OnnxMiniLmEmbedder) -> None:
     class BrokenIndex(FakeVectorIndex):
-        def replace_document(self, *args: object, **kwargs: object) -> None:
+        def add_chunks(self, *args: object, **kwargs: object) -> None:
             raise TimeoutError("collection timed out")
 
     service, _, registry = _service(embedder, FakeObjectStore({"documents/a.txt": b"text"}))
@@ -286,8 +288,8 @@ class _RacedIndex(FakeVectorIndex):
         super().__init__()
         self.registry, self.then_fail = registry, then_fail
 
-    def replace_document(self, *args: object, **kwargs: object) -> None:
-        super().replace_document(*args, **kwargs)  # type: ignore[arg-type]
+    def add_chunks(self, *args: object, **kwargs: object) -> None:
+        super().add_chunks(*args, **kwargs)  # type: ignore[arg-type]
         self.registry.record(_put("v2", PUT_V2), DocumentStatus.PROCESSING)
         if self.then_fail:
             raise ConnectionError("collection unreachable")
@@ -327,3 +329,137 @@ def test_an_older_change_is_not_shown_as_queued_over_a_newer_one(embedder: OnnxM
     service.mark_queued(_put("v1", PUT_V1))
 
     assert registry.history == history
+
+
+# Two invocations for the same key running at once. Each test runs the newer change's whole ingestion at one point
+# inside the older change's run (a hook in the shared index), which is how the two interleave on a standard queue.
+class _Interleaved(FakeVectorIndex):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hooks: dict[str, Callable[[], object]] = {}
+
+    def _run_hook(self, name: str) -> None:
+        if hook := self.hooks.pop(name, None):
+            hook()
+
+    def add_chunks(self, *args: object, **kwargs: object) -> None:
+        self._run_hook("before adding")
+        super().add_chunks(*args, **kwargs)  # type: ignore[arg-type]
+        self._run_hook("after adding")
+
+    def _remove(self, document_id: str, before: str | None, revision: str | None) -> int:
+        self._run_hook("before removing")
+        return super()._remove(document_id, before, revision)
+
+
+def _two_runs(embedder: OnnxMiniLmEmbedder) -> tuple[IngestionService, IngestionService, _Interleaved]:
+    older, _, registry = _service(embedder, FakeObjectStore({KEY: OLD_TEXT}))
+    newer, _, _ = _service(embedder, FakeObjectStore({KEY: NEW_TEXT}))
+    index = _Interleaved()
+    older._index = newer._index = index
+    newer._registry = registry
+    return older, newer, index
+
+
+@pytest.mark.parametrize("hook", ["before adding", "after adding", "before removing"])
+def test_whichever_way_two_runs_for_one_key_interleave_the_index_ends_with_the_recorded_change(
+    embedder: OnnxMiniLmEmbedder, hook: str
+) -> None:
+    older, newer, index = _two_runs(embedder)
+    newer_results = []
+    index.hooks[hook] = lambda: newer_results.append(newer.ingest(_put("v2", PUT_V2)))
+
+    older_result = older.ingest(_put("v1", PUT_V1))
+
+    assert newer_results[0].status is DocumentStatus.INDEXED and not newer_results[0].superseded
+    # Before recording, the older run loses the record and withdraws its chunks; after, the newer run removes them.
+    assert older_result.superseded is (hook != "before removing")
+    record = older._registry.get(older_result.document_id)
+    assert (record.version, record.status) == ("v2", DocumentStatus.INDEXED)
+    assert [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+
+
+def test_a_deletion_overtaken_by_a_newer_upload_leaves_that_uploads_chunks(embedder: OnnxMiniLmEmbedder) -> None:
+    older, newer, index = _two_runs(embedder)
+    older.ingest(_put("v1", PUT_V1))
+    index.hooks["before removing"] = lambda: newer.ingest(_put("v2", PUT_V2))
+
+    older.remove(_delete(DELETE))  # recorded, then overtaken before its chunks are removed
+
+    record = older._registry.get(_delete(DELETE).document_id)
+    assert (record.version, record.status) == ("v2", DocumentStatus.INDEXED)
+    assert [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+
+
+class _FailsOnce(FakeDocumentRegistry):
+    """The registry is unreachable for one write of the given status."""
+
+    def __init__(self, status: DocumentStatus) -> None:
+        super().__init__()
+        self.failing: DocumentStatus | None = status
+
+    def record(self, ref: DocumentRef, status: DocumentStatus, update: object = None) -> None:
+        if status is self.failing:
+            self.failing = None
+            raise ConnectionError("DynamoDB unreachable")
+        super().record(ref, status, update)  # type: ignore[arg-type]
+
+
+def test_chunks_added_by_an_attempt_that_could_not_record_are_removed_by_its_retry(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    store = FakeObjectStore({KEY: OLD_TEXT})
+    service, index, _ = _service(embedder, store)
+    service.ingest(_put("v1", PUT_V1))
+    service._registry = registry = _FailsOnce(DocumentStatus.INDEXED)
+    registry.records = dict(service._registry.records)
+    store.objects[KEY] = NEW_TEXT
+    with pytest.raises(ConnectionError):
+        service.ingest(_put("v2", PUT_V2))
+    assert len(index.rows) == 2  # v1's, and v2's added before the record failed
+
+    retry = service.ingest(_put("v2", PUT_V2), attempt=2)
+
+    assert retry.status is DocumentStatus.INDEXED
+    assert [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+
+
+def test_a_retry_that_finds_its_content_recorded_still_removes_the_earlier_versions_chunks(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    class RemovalFailsOnce(FakeVectorIndex):
+        failed = False
+
+        def _remove(self, document_id: str, before: str | None, revision: str | None) -> int:
+            if not self.failed:
+                self.failed = True
+                raise ConnectionError("collection unreachable")
+            return super()._remove(document_id, before, revision)
+
+    store = FakeObjectStore({KEY: OLD_TEXT})
+    service, _, _ = _service(embedder, store)
+    service._index = index = RemovalFailsOnce()
+    index.failed = True
+    service.ingest(_put("v1", PUT_V1))
+    index.failed = False
+    store.objects[KEY] = NEW_TEXT
+    with pytest.raises(ConnectionError):
+        service.ingest(_put("v2", PUT_V2))  # recorded as indexed, then the removal of v1's chunks failed
+
+    retry = service.ingest(_put("v2", PUT_V2), attempt=2)
+
+    assert retry.unchanged
+    assert [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+
+
+def test_the_same_version_indexed_again_replaces_its_earlier_chunks(embedder: OnnxMiniLmEmbedder) -> None:
+    # A re-delivery after the record failed, a redrive, a backfill after the chunking changed: same version id.
+    service, index, _ = _service(embedder, FakeObjectStore({KEY: OLD_TEXT * 40}))
+    first = service.ingest(_put("v1", PUT_V1))
+    service._chunker = Chunker(embedder.tokenizer, 60, 8, embedder.model_id)  # a new chunking: not "unchanged"
+
+    again = service.ingest(_put("v1", PUT_V1))
+
+    assert again.chunk_count > first.chunk_count
+    assert len(index.rows) == again.chunk_count  # no chunk of the first write is left beside the second's
+    assert {chunk.revision for chunk, _ in index.rows} == {index.rows[0][0].revision}

@@ -5,6 +5,7 @@ import pytest
 
 from llmops.adapters.aws.opensearch_index import OpenSearchVectorIndex, index_body
 from llmops.domain.models import Chunk
+from llmops.domain.sequencer import revision
 from tests.fakes import FakeOpenSearchClient
 
 
@@ -19,6 +20,7 @@ def _chunk(document_id: str, version: str, position: int, text: str) -> Chunk:
         content_hash=text,
         token_count=3,
         embedding_model="m",
+        revision=revision(None, int(version.removeprefix("v"))),  # v2's write comes after v1's
     )
 
 

@@ -44,6 +44,7 @@ class Chunker:
         markdown: bool = False,
         max_chunks: int | None = None,
         tags: Sequence[str] = (),
+        revision: str = "",
     ) -> list[Chunk]:
         splitter = self._markdown_splitter if markdown else self._text_splitter
         chunks: list[Chunk] = []
@@ -66,6 +67,7 @@ class Chunker:
                     token_count=len(self._tokenizer.encode(text).ids),
                     embedding_model=self._embedding_model,
                     tags=list(tags),
+                    revision=revision,
                 )
             )
         return chunks

@@ -58,8 +58,12 @@ class RoutedVectorIndex:
         for index in self._writable():
             index.replace_document(document_id, chunks, vectors)
 
-    def delete_document(self, document_id: str) -> int:
-        return max((index.delete_document(document_id) for index in self._writable()), default=0)
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        for index in self._writable():
+            index.add_chunks(chunks, vectors)
+
+    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
+        return max((index.delete_document(document_id, before, revision) for index in self._writable()), default=0)
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
         return self.index(self.state().active).search(vector, k, filters)

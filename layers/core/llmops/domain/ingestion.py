@@ -1,19 +1,27 @@
 """Ingestion: one document version in, its chunks indexed, its status recorded.
 
-Events reach ingestion in any order (EventBridge and a standard SQS queue do not keep it). Every change an S3
-event names carries its sequencer; a change older than the one the registry holds for the key is skipped, and
-every registry write of a change is conditional on it (see DocumentRegistry.record). What this cannot prevent: two
-invocations for the same key running at the same time, on a standard queue with no per-key serialisation, can
-still finish their index writes in the wrong order. The registry then shows the newer version while the index
-holds the older one's chunks (or none, after a late removal); the run that loses the registry write logs a
-warning saying so. Uploading a changed version, deleting and uploading again, or rebuilding the index heals it;
-identical bytes (a re-upload, a backfill) do not, as the record already shows that content indexed.
+Events reach ingestion in any order (EventBridge and a standard SQS queue do not keep it), and two invocations for
+the same key may run at once. Every change an S3 event names carries its sequencer, and:
+
+- a change older than the one the registry holds for the key is skipped, and every registry write of a change is
+  conditional on it (see DocumentRegistry.record), so the record always shows the newest change;
+- a run adds its chunks stamped with a revision that orders by sequencer first (domain/sequencer.py), records the
+  change, and only then removes the document's chunks of earlier revisions; a newer change's chunks sort above
+  and stay. A run that loses the record to a newer change removes the chunks it added, and nothing else.
+
+So whatever the interleaving of two runs with changed content, once both end the index holds the chunks of the
+change the registry shows; in between, a reader may briefly see both versions, never neither. What is left: a run
+that stops between adding its chunks and recording (a timeout) leaves them until the document's next recorded
+write removes them (a retry of the same change does); and an identical re-upload, which reuses the chunks already
+indexed, racing a changed version of the same key, can leave the record naming the identical bytes while the index
+holds the changed version (the next upload, or `llmops index rebuild`, heals it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -25,7 +33,7 @@ from llmops.domain.chunking import Chunker
 from llmops.domain.errors import DocumentNotFound, DocumentRejected, DocumentTooLarge, SupersededChange
 from llmops.domain.extraction import extract
 from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentStatus, IngestionResult
-from llmops.domain.sequencer import is_older
+from llmops.domain.sequencer import is_older, revision
 from llmops.ports import DocumentRegistry, Embedder, ObjectStore, RecordUpdate, StoredObject, VectorIndex
 
 logger = Logger(child=True)
@@ -39,6 +47,7 @@ class _Outcome:
     content_hash: str
     unchanged: bool
     tags: tuple[str, ...]
+    revision: str | None  # of the chunks that now stand for the document (None: written before revisions)
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,9 @@ class IngestionService:
         registry: DocumentRegistry,
         chunker: Chunker,
         limits: IngestionLimits,
+        clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
+        self._clock_ns = clock_ns
         self._store = store
         self._embedder = embedder
         self._index = index
@@ -87,8 +98,10 @@ class IngestionService:
         previous = self._registry.get(ref.document_id)
         if previous is not None and is_older(ref.sequencer, previous.sequencer):
             return self._superseded(ref, previous)
+        # A change S3 did not stamp (a backfill, a hand-made message) re-applies the recorded one, and sorts with it.
+        write = revision(ref.sequencer or (previous.sequencer if previous else None), self._clock_ns())
         try:
-            outcome = self._index_document(ref, previous, attempt)
+            outcome = self._index_document(ref, previous, attempt, write)
         except SupersededChange:
             # A newer change was recorded after the check above, before this run wrote anything to the index.
             return self._superseded(ref, self._registry.get(ref.document_id))
@@ -111,6 +124,7 @@ class IngestionService:
             )
             if not self._record(ref, DocumentStatus.FAILED, RecordUpdate(reason=reason)):
                 # A newer change owns the record: retrying this one would only be skipped, so do not.
+                self._withdraw(ref, write)
                 return self._superseded(ref, self._registry.get(ref.document_id))
             raise
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -121,15 +135,18 @@ class IngestionService:
             chunking=self._chunker.signature,
             tags=list(outcome.tags),
             duration_ms=duration_ms,
+            revision=None if outcome.unchanged else write,
         )
         if not self._record(ref, DocumentStatus.INDEXED, indexed):
-            # The race the module docstring describes: a newer change was recorded while this run wrote the index.
-            logger.warning(
-                "A newer change was recorded while this older version was being indexed: the index may hold the "
-                "older version's chunks until a changed version is uploaded or the index is rebuilt",
-                extra={"key": ref.key, "sequencer": ref.sequencer},
-            )
+            # A newer change was recorded while this run wrote the index: take this run's chunks out again.
+            self._withdraw(ref, write)
             return self._superseded(ref, self._registry.get(ref.document_id))
+        # Recorded: now the chunks of earlier revisions go. Only now, as a run that loses the record must not have
+        # removed anything; a newer change's chunks sort above this revision and stay. With unchanged content, the
+        # chunks of the recorded revision stay, and leftovers of an interrupted earlier run below it go.
+        live = outcome.revision
+        if live is not None:
+            self._index.delete_document(ref.document_id, before=live)
         logger.info(
             "Document indexed",
             extra={"key": ref.key, "chunks": outcome.chunk_count, "unchanged": outcome.unchanged, "ms": duration_ms},
@@ -147,15 +164,13 @@ class IngestionService:
         previous = self._registry.get(ref.document_id)
         if previous is not None and is_older(ref.sequencer, previous.sequencer):
             return self._superseded(ref, previous)
-        self._ensure_index()
-        removed = self._index.delete_document(ref.document_id)
         if not self._record(ref, DocumentStatus.DELETED, RecordUpdate(chunk_count=0)):
-            logger.warning(
-                "A newer change was recorded while this older deletion ran: the index may be missing the newer "
-                "version's chunks until a changed version is uploaded or the index is rebuilt",
-                extra={"key": ref.key, "sequencer": ref.sequencer, "chunks_removed": removed},
-            )
             return self._superseded(ref, self._registry.get(ref.document_id))
+        self._ensure_index()
+        # Recorded first, removed second: a deletion overtaken by a newer upload removes nothing. Once recorded,
+        # only chunks of changes made before it go; a newer upload's chunks, already written, stay.
+        before = revision(ref.sequencer, self._clock_ns()) if ref.sequencer else None
+        removed = self._index.delete_document(ref.document_id, before=before)
         logger.info("Document removed", extra={"key": ref.key, "chunks_removed": removed})
         return IngestionResult(document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.DELETED)
 
@@ -166,6 +181,11 @@ class IngestionService:
         except SupersededChange:
             return False
         return True
+
+    def _withdraw(self, ref: DocumentRef, write: str) -> None:
+        """Remove the chunks this run wrote (if it wrote any): its change has been overtaken."""
+        if self._index_ready and (removed := self._index.delete_document(ref.document_id, revision=write)):
+            logger.info("Chunks of an overtaken change removed", extra={"key": ref.key, "chunks_removed": removed})
 
     def _superseded(self, ref: DocumentRef, current: DocumentRecord | None) -> IngestionResult:
         """The result of a change skipped because a later one has been applied: the document as that one left it."""
@@ -182,7 +202,7 @@ class IngestionService:
             superseded=True,
         )
 
-    def _index_document(self, ref: DocumentRef, previous: DocumentRecord | None, attempt: int) -> _Outcome:
+    def _index_document(self, ref: DocumentRef, previous: DocumentRecord | None, attempt: int, write: str) -> _Outcome:
         size = ref.size if ref.size is not None else self._store.head_size(ref)
         if size > self._limits.max_object_bytes:
             raise DocumentTooLarge(
@@ -199,22 +219,36 @@ class IngestionService:
             and previous.chunking == self._chunker.signature
             and (previous.tags or []) == list(stored.tags)  # tags live in metadata: same bytes, new tags
         ):
+            self._ensure_index()
             return _Outcome(
-                chunk_count=previous.chunk_count or 0, content_hash=digest, unchanged=True, tags=stored.tags
+                chunk_count=previous.chunk_count or 0,
+                content_hash=digest,
+                unchanged=True,
+                tags=stored.tags,
+                revision=previous.revision,
             )
-        chunks, vectors = self._chunks_and_vectors(ref, stored)
+        chunks, vectors = self._chunks_and_vectors(ref, stored, write)
         self._ensure_index()
-        self._index.replace_document(ref.document_id, chunks, vectors)
-        return _Outcome(chunk_count=len(chunks), content_hash=digest, unchanged=False, tags=stored.tags)
+        # Added beside the chunks already there; the older ones go once this change is recorded (see ingest).
+        self._index.add_chunks(chunks, vectors)
+        return _Outcome(chunk_count=len(chunks), content_hash=digest, unchanged=False, tags=stored.tags, revision=write)
 
     def index_into(self, ref: DocumentRef, target: VectorIndex) -> int:
-        """Re-index one document into `target` (a re-index's new index); returns its chunk count."""
+        """Re-index one document into `target` (a re-index's new index); returns its chunk count.
+
+        Its chunks sort with the recorded change, so an upload written to both indexes during the build (with a
+        newer sequencer) is never removed by it, and replaces it when it comes later.
+        """
+        recorded = self._registry.get(ref.document_id)
+        write = revision(ref.sequencer or (recorded.sequencer if recorded else None), self._clock_ns())
         stored = self._store.get(ref)
-        chunks, vectors = self._chunks_and_vectors(ref, stored)
+        chunks, vectors = self._chunks_and_vectors(ref, stored, write)
         target.replace_document(ref.document_id, chunks, vectors)
         return len(chunks)
 
-    def _chunks_and_vectors(self, ref: DocumentRef, stored: StoredObject) -> tuple[list[Chunk], NDArray[np.float32]]:
+    def _chunks_and_vectors(
+        self, ref: DocumentRef, stored: StoredObject, write: str
+    ) -> tuple[list[Chunk], NDArray[np.float32]]:
         document = extract(stored.body, ref.key, stored.content_type)
         chunks = self._chunker.chunk(
             document,
@@ -224,6 +258,7 @@ class IngestionService:
             markdown=PurePosixPath(ref.key).suffix.lower() in _MARKDOWN_SUFFIXES,
             max_chunks=self._limits.max_chunks_per_document,
             tags=stored.tags,
+            revision=write,
         )
         return chunks, self._embedder.embed([chunk.text for chunk in chunks])
 

@@ -70,6 +70,11 @@ class Chunk(Frozen):
     token_count: int
     embedding_model: str
     tags: list[str] = Field(default_factory=list, description="The document's tags (S3 metadata `tags`).")
+    revision: str = Field(
+        default="",
+        description="The index write that stored the chunk (domain/sequencer.py `revision`); empty in chunks "
+        "written before revisions existed, which every later write of the document replaces.",
+    )
 
 
 class ScoredChunk(Frozen):
@@ -140,6 +145,10 @@ class DocumentRecord(Frozen):
     duration_ms: float | None = None
     sequencer: str | None = Field(
         default=None, description="S3 sequencer of the latest change recorded; an older change is skipped."
+    )
+    revision: str | None = Field(
+        default=None,
+        description="Revision of the index write whose chunks are the document's indexed chunks (see Chunk).",
     )
 
 

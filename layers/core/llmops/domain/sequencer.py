@@ -8,6 +8,12 @@ right-padded with zeros. Sequencers of different keys cannot be compared.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmops.domain.models import Chunk
+
 SEQUENCER_WIDTH = 32
 """Digits of a normalised sequencer: S3's are 16 to 18 today; the margin leaves room for them to grow."""
 
@@ -40,3 +46,30 @@ def is_older(sequencer: str | None, than: str | None) -> bool:
     """
     mine, applied = normalise_sequencer(sequencer), normalise_sequencer(than)
     return mine is not None and applied is not None and mine < applied
+
+
+REVISION_SEPARATOR = "/"
+"""Between a revision's sequencer and its time: below every hex digit, so a revision of an unknown sequencer sorts
+before any known one, and every revision of sequencer S sorts after S itself (see `revision`)."""
+
+
+def revision(sequencer: str | None, at_ns: int) -> str:
+    """The order of one index write among all writes of the same document's chunks, as a plain string.
+
+    Chunks carry the revision of the write that stored them. Revisions order first by the change's sequencer
+    (normalised; None sorts first), then by when the write started (`at_ns`, nanoseconds), which settles two writes
+    of the same change: a redelivery, a redrive, a re-chunking. So removing a document's chunks "below revision R"
+    never touches a newer change's chunks.
+
+    For any sequencer S, every revision of an older sequencer sorts below S, and every revision of S or a newer one
+    sorts above S.
+    """
+    return f"{normalise_sequencer(sequencer) or ''}{REVISION_SEPARATOR}{at_ns:020d}"
+
+
+def single_revision(chunks: Sequence[Chunk]) -> str | None:
+    """The one revision that the chunks of one index write share (None for no chunks)."""
+    revisions = {chunk.revision for chunk in chunks}
+    if len(revisions) > 1:
+        raise ValueError(f"chunks of one index write must share one revision, got {sorted(revisions)}")
+    return revisions.pop() if revisions else None

@@ -64,12 +64,21 @@ class Embedder(Protocol):
 class VectorIndex(Protocol):
     def ensure_index(self, dimension: int) -> None: ...
 
-    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
-        """Make `chunks` the only indexed chunks of `document_id`."""
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        """Add chunks beside whatever the index holds (each carries its document and revision)."""
         ...
 
-    def delete_document(self, document_id: str) -> int:
-        """Remove every chunk of the document; returns how many were removed."""
+    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        """Add `chunks` (all of one revision), then remove the document's chunks of earlier revisions.
+
+        New chunks go in before old ones go out, so a reader may briefly see both, never neither. Chunks of a
+        later revision stay.
+        """
+        ...
+
+    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
+        """Remove the document's chunks: all of them, or with `before` those whose revision sorts below it (chunks
+        from before revisions existed included), or with `revision` those of that revision; returns how many."""
         ...
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
@@ -127,6 +136,7 @@ class RecordUpdate:
     tags: list[str] | None = None
     attempts: int | None = None
     duration_ms: float | None = None
+    revision: str | None = None
 
 
 @dataclass(frozen=True)

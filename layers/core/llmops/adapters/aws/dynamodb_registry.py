@@ -33,6 +33,7 @@ _UPDATE_FIELDS = (
     "tags",
     "attempts",
     "duration_ms",
+    "revision",
 )
 
 

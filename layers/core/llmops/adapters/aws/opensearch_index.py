@@ -15,6 +15,7 @@ from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
 from opensearchpy.exceptions import NotFoundError
 
 from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch
+from llmops.domain.sequencer import single_revision
 
 _PAGE = 1000
 
@@ -43,6 +44,7 @@ def index_body(dimension: int) -> dict[str, Any]:
                 "token_count": {"type": "integer"},
                 "embedding_model": {"type": "keyword"},
                 "tags": {"type": "keyword"},
+                "revision": {"type": "keyword"},
             }
         },
     }
@@ -74,19 +76,27 @@ class OpenSearchVectorIndex:
     def ensure_index(self, dimension: int) -> None:
         if not self._client.indices.exists(index=self._index):
             self._client.indices.create(index=self._index, body=index_body(dimension))
+            return
+        # An index made before chunks had revisions gains the field before the first chunk carrying one arrives
+        # (left to dynamic mapping it would become text, which cannot be compared as a string). Idempotent.
+        revision = {"revision": index_body(dimension)["mappings"]["properties"]["revision"]}
+        self._client.indices.put_mapping(index=self._index, body={"properties": revision})
 
-    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
-        # New chunks go in before old ones go out: a reader may briefly see both versions, never neither.
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
         actions = (
             {"_index": self._index, "_source": {**chunk.model_dump(), "vector": vector.tolist()}}
             for chunk, vector in zip(chunks, vectors, strict=True)
         )
         helpers.bulk(self._client, actions, chunk_size=500, max_retries=3)
-        versions = {chunk.version for chunk in chunks}
-        self._delete_where(document_id, keep_versions=versions)
 
-    def delete_document(self, document_id: str) -> int:
-        return self._delete_where(document_id, keep_versions=set())
+    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        # New chunks go in before old ones go out: a reader may briefly see both versions, never neither.
+        before = single_revision(chunks)
+        self.add_chunks(chunks, vectors)
+        self._delete_where(document_id, before=before)
+
+    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
+        return self._delete_where(document_id, before=before, revision=revision)
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
         knn: dict[str, Any] = {"vector": vector.tolist(), "k": k}
@@ -127,10 +137,18 @@ class OpenSearchVectorIndex:
         except NotFoundError:
             return 0
 
-    def _delete_where(self, document_id: str, keep_versions: set[str]) -> int:
+    def _delete_where(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
         query: dict[str, Any] = {"bool": {"filter": [{"term": {"document_id": document_id}}]}}
-        if keep_versions:
-            query["bool"]["must_not"] = [{"terms": {"version": sorted(keep_versions)}}]
+        if revision is not None:
+            query["bool"]["filter"].append({"term": {"revision": revision}})
+        if before is not None:
+            # Revisions are keyword strings, and a range on a keyword field compares them as strings, which is
+            # their order. Chunks indexed before revisions existed have none and always count as older.
+            query["bool"]["should"] = [
+                {"range": {"revision": {"lt": before}}},
+                {"bool": {"must_not": [{"exists": {"field": "revision"}}]}},
+            ]
+            query["bool"]["minimum_should_match"] = 1
         removed = 0
         while True:
             try:

@@ -13,10 +13,14 @@ from lancedb.index import FTS
 from numpy.typing import NDArray
 
 from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch
+from llmops.domain.sequencer import single_revision
 
 TABLE_NAME = "chunks"
 _OPTIMIZE_EVERY_ROWS = 2000
 _TAGS_FIELD = pa.field("tags", pa.list_(pa.string()))
+_REVISION_FIELD = pa.field("revision", pa.string())
+# Columns added after the first release: tables made before them gain them (null in old rows) on first open.
+_ADDED_FIELDS = (_TAGS_FIELD, _REVISION_FIELD)
 
 
 def _schema(dimension: int) -> pa.Schema:
@@ -34,7 +38,7 @@ def _schema(dimension: int) -> pa.Schema:
             pa.field("content_hash", pa.string()),
             pa.field("token_count", pa.int32()),
             pa.field("embedding_model", pa.string()),
-            _TAGS_FIELD,
+            *_ADDED_FIELDS,
         ]
     )
 
@@ -56,14 +60,26 @@ def _where(filters: SearchFilters | None) -> str | None:
     return " AND ".join(conditions)
 
 
+def _chunks_of(document_id: str, before: str | None = None, revision: str | None = None) -> str:
+    """The document's rows; with `before`, those of revisions sorting below it (rows written before the revision
+    column existed hold null there and always count as older); with `revision`, those of that revision."""
+    condition = f"document_id = {_quoted(document_id)}"
+    if before is not None:
+        condition += f" AND (revision IS NULL OR revision < {_quoted(before)})"
+    if revision is not None:
+        condition += f" AND revision = {_quoted(revision)}"
+    return condition
+
+
 def _filtered(query: Any, filters: SearchFilters | None) -> Any:
     condition = _where(filters)
     return query.where(condition, prefilter=True) if condition else query
 
 
 def _chunk(row: dict[str, Any]) -> Chunk:
-    # Rows written before the tags column existed read back as null there.
-    return Chunk.model_validate({**{name: row.get(name) for name in Chunk.model_fields}, "tags": row.get("tags") or []})
+    # Rows written before a column was added read back as null there.
+    fields = {name: row.get(name) for name in Chunk.model_fields}
+    return Chunk.model_validate({**fields, "tags": row.get("tags") or [], "revision": row.get("revision") or ""})
 
 
 def _unanswerable(table: Any, filters: SearchFilters | None) -> bool:
@@ -82,21 +98,22 @@ class LanceDbVectorIndex:
         if self._exists():
             # Opened, not created with exist_ok: that refuses a table whose schema predates a column added since.
             self._table = self._db.open_table(self._table_name)
-            self._ensure_tags_column(self._table)
+            self._ensure_added_columns(self._table)
         else:
             self._table = self._db.create_table(self._table_name, schema=_schema(dimension), exist_ok=True)
         self._ensure_full_text_index(self._table)
 
     @staticmethod
-    def _ensure_tags_column(table: Any) -> None:
-        """A table made before chunks had tags gains the column (null in its rows, read as no tags)."""
-        if _TAGS_FIELD.name in table.schema.names:
+    def _ensure_added_columns(table: Any) -> None:
+        """A table made before a column was added gains it (null in its rows: no tags, no revision)."""
+        missing = [field for field in _ADDED_FIELDS if field.name not in table.schema.names]
+        if not missing:
             return
         try:
-            table.add_columns([_TAGS_FIELD])
+            table.add_columns(missing)
         except Exception:
-            table.checkout_latest()  # another writer may have added it first
-            if _TAGS_FIELD.name not in table.schema.names:
+            table.checkout_latest()  # another writer may have added them first
+            if any(field.name not in table.schema.names for field in missing):
                 raise
 
     @staticmethod
@@ -110,29 +127,31 @@ class LanceDbVectorIndex:
             self._table = self._db.open_table(self._table_name)
         return self._table
 
-    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
-        table = self._opened()
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
         rows = [{**chunk.model_dump(), "vector": vector} for chunk, vector in zip(chunks, vectors, strict=True)]
-        # New chunks go in before old ones go out: a reader may briefly see both versions, never neither.
-        if rows:
-            table.add(rows)
-            self._pending_rows += len(rows)
+        if not rows:
+            return
+        self._opened().add(rows)
+        self._pending_rows += len(rows)
         if self._pending_rows >= _OPTIMIZE_EVERY_ROWS:
             self.optimize()
-        versions = ", ".join(_quoted(v) for v in sorted({chunk.version for chunk in chunks}))
-        condition = f"document_id = {_quoted(document_id)}"
-        table.delete(f"{condition} AND version NOT IN ({versions})" if versions else condition)
+
+    def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        # New chunks go in before old ones go out: a reader may briefly see both versions, never neither.
+        self.add_chunks(chunks, vectors)
+        self._opened().delete(_chunks_of(document_id, before=single_revision(chunks)))
 
     def optimize(self) -> None:
         """Fold rows added since the indexes were built into them (full-text search scans unindexed rows)."""
         self._opened().optimize()
         self._pending_rows = 0
 
-    def delete_document(self, document_id: str) -> int:
+    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
         table = self._opened()
-        condition = f"document_id = {_quoted(document_id)}"
+        condition = _chunks_of(document_id, before, revision)
         removed = int(table.count_rows(condition))
-        table.delete(condition)
+        if removed:
+            table.delete(condition)
         return removed
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
