@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -182,6 +184,7 @@ def test_a_redelivered_version_that_already_settled_is_not_shown_as_queued_again
 # Ordering by S3 sequencer. Real changes to documents/a.txt, in the order S3 made them: PUT v1, DELETE, PUT v2.
 KEY = "documents/a.txt"
 PUT_V1, DELETE, PUT_V2 = "617F08299329D101", "617F08299329D102", "617F08299329D10301"  # the last is longer
+PUT_V0 = "617F08299329D100"
 OLD_TEXT, NEW_TEXT = b"The ferry leaves at nine.", b"The ferry leaves at ten."
 
 
@@ -389,6 +392,33 @@ def test_a_deletion_overtaken_by_a_newer_upload_leaves_that_uploads_chunks(embed
     record = older._registry.get(_delete(DELETE).document_id)
     assert (record.version, record.status) == ("v2", DocumentStatus.INDEXED)
     assert [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+
+
+def test_an_identical_reupload_whose_reused_chunks_were_replaced_meanwhile_indexes_its_content_again(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    # v0 is indexed; then v1 (changed) and v2 (v0's bytes again: a quick revert) run at once, v1 recording its
+    # chunks after v2 has read the record (v0 indexed) and before v2 records: v2 finds its content unchanged.
+    class HookedStore(FakeObjectStore):
+        hook: Callable[[], object] | None = None
+
+        def get(self, ref: DocumentRef) -> Any:
+            if ref.version_id == "v2" and (hook := self.hook):
+                self.hook = None
+                hook()
+            return super().get(ref)
+
+    older, newer, index = _two_runs(embedder)
+    older._store, newer._store = FakeObjectStore({KEY: NEW_TEXT}), (store := HookedStore({KEY: OLD_TEXT}))
+    newer.ingest(_put("v0", PUT_V0))
+    store.hook = lambda: older.ingest(_put("v1", PUT_V1))
+
+    reverted = newer.ingest(_put("v2", PUT_V2))
+
+    assert reverted.status is DocumentStatus.INDEXED and not reverted.unchanged  # indexed again, not reused
+    record = newer._registry.get(reverted.document_id)
+    assert (record.version, record.content_hash) == ("v2", hashlib.sha256(OLD_TEXT).hexdigest())
+    assert [chunk.text for chunk, _ in index.rows] == [OLD_TEXT.decode()]
 
 
 class _FailsOnce(FakeDocumentRegistry):

@@ -12,9 +12,9 @@ the same key may run at once. Every change an S3 event names carries its sequenc
 So whatever the interleaving of two runs with changed content, once both end the index holds the chunks of the
 change the registry shows; in between, a reader may briefly see both versions, never neither. What is left: a run
 that stops between adding its chunks and recording (a timeout) leaves them until the document's next recorded
-write removes them (a retry of the same change does); and an identical re-upload, which reuses the chunks already
-indexed, racing a changed version of the same key, can leave the record naming the identical bytes while the index
-holds the changed version (the next upload, or `llmops index rebuild`, heals it).
+write removes them (a retry of the same change does). An identical re-upload reuses the chunks already indexed;
+after recording, it checks that they are still the recorded ones, and indexes its content again if a run for an
+older, changed upload replaced them in between.
 """
 
 from __future__ import annotations
@@ -86,8 +86,13 @@ class IngestionService:
             return
         self._record(ref, DocumentStatus.QUEUED)
 
-    def ingest(self, ref: DocumentRef, attempt: int = 1, last_attempt: bool = False) -> IngestionResult:
+    def ingest(
+        self, ref: DocumentRef, attempt: int = 1, last_attempt: bool = False, reuse_unchanged: bool = True
+    ) -> IngestionResult:
         """Index one document version, replacing the chunks of its earlier version.
+
+        Content identical to what is indexed (same bytes, model, chunking and tags) is not processed again, unless
+        `reuse_unchanged` is False.
 
         A document the platform cannot ingest as it is ends `failed` with the reason; any other error is
         recorded and raised again so that the message is retried and, after its last attempt, dead-lettered.
@@ -101,7 +106,7 @@ class IngestionService:
         # A change S3 did not stamp (a backfill, a hand-made message) re-applies the recorded one, and sorts with it.
         write = revision(ref.sequencer or (previous.sequencer if previous else None), self._clock_ns())
         try:
-            outcome = self._index_document(ref, previous, attempt, write)
+            outcome = self._index_document(ref, previous if reuse_unchanged else None, attempt, write)
         except SupersededChange:
             # A newer change was recorded after the check above, before this run wrote anything to the index.
             return self._superseded(ref, self._registry.get(ref.document_id))
@@ -141,6 +146,11 @@ class IngestionService:
             # A newer change was recorded while this run wrote the index: take this run's chunks out again.
             self._withdraw(ref, write)
             return self._superseded(ref, self._registry.get(ref.document_id))
+        if outcome.unchanged and self._reused_chunks_replaced(ref, outcome.revision):
+            # Between this run's read and its record, a run for an older, changed upload recorded its own chunks
+            # in place of the identical ones this run relied on: the index now holds that upload's text.
+            logger.info("Indexed chunks changed under an unchanged upload; indexing it again", extra={"key": ref.key})
+            return self.ingest(ref, attempt, last_attempt, reuse_unchanged=False)
         # Recorded: now the chunks of earlier revisions go. Only now, as a run that loses the record must not have
         # removed anything; a newer change's chunks sort above this revision and stay. With unchanged content, the
         # chunks of the recorded revision stay, and leftovers of an interrupted earlier run below it go.
@@ -181,6 +191,11 @@ class IngestionService:
         except SupersededChange:
             return False
         return True
+
+    def _reused_chunks_replaced(self, ref: DocumentRef, reused: str | None) -> bool:
+        current = self._registry.get(ref.document_id)
+        # A newer change recorded since is that change's run to settle.
+        return current is not None and current.revision != reused and not is_older(ref.sequencer, current.sequencer)
 
     def _withdraw(self, ref: DocumentRef, write: str) -> None:
         """Remove the chunks this run wrote (if it wrote any): its change has been overtaken."""
