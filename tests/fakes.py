@@ -76,17 +76,20 @@ class FakeVectorIndex:
 
         before = single_revision(chunks)
         self.add_chunks(chunks, vectors)
-        self._remove(document_id, before, None)
+        self._remove(document_id, before, None, None)
 
-    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
-        return self._remove(document_id, before, revision)
+    def delete_document(
+        self, document_id: str, before: str | None = None, revision: str | None = None, keep: str | None = None
+    ) -> int:
+        return self._remove(document_id, before, revision, keep)
 
-    def _remove(self, document_id: str, before: str | None, revision: str | None) -> int:
+    def _remove(self, document_id: str, before: str | None, revision: str | None, keep: str | None = None) -> int:
         def removed(chunk: Chunk) -> bool:
             return (
                 chunk.document_id == document_id
                 and (before is None or chunk.revision < before)
                 and (revision is None or chunk.revision == revision)
+                and (keep is None or chunk.revision != keep)
             )
 
         kept = [(c, v) for c, v in self.rows if not removed(c)]

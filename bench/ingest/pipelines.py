@@ -121,9 +121,11 @@ class ClockedIndex:
         with self._clock.stage("store"):
             self._inner.add_chunks(chunks, vectors)
 
-    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
+    def delete_document(
+        self, document_id: str, before: str | None = None, revision: str | None = None, keep: str | None = None
+    ) -> int:
         with self._clock.stage("store"):
-            return self._inner.delete_document(document_id, before, revision)
+            return self._inner.delete_document(document_id, before, revision, keep)
 
     def __getattr__(self, name: str) -> Any:  # the rest of the port (search, delete, count) as it is
         return getattr(self._inner, name)

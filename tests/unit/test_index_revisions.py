@@ -14,7 +14,7 @@ import pytest
 from llmops.adapters.aws.opensearch_index import OpenSearchVectorIndex
 from llmops.adapters.local.lancedb_index import TABLE_NAME, LanceDbVectorIndex
 from llmops.domain.models import Chunk
-from llmops.domain.sequencer import normalise_sequencer, revision
+from llmops.domain.sequencer import above_revisions_of, normalise_sequencer, revision
 from llmops.ports import VectorIndex
 from tests.fakes import FakeOpenSearchClient
 
@@ -93,9 +93,21 @@ def test_a_bounded_removal_keeps_the_chunks_at_and_above_the_bound(index: Vector
     assert _texts(index) == ["other document"]
 
 
+def test_a_removal_up_to_a_change_keeps_the_named_revision_and_newer_changes(index: VectorIndex) -> None:
+    _write(index, "a", "reused by a later identical upload", revision(OLDER, 1))
+    index.add_chunks([_chunk("a", "left by an interrupted attempt", revision(OLDER, 2))], np.array([[1.0, 0.0]]))
+    index.add_chunks([_chunk("a", "a newer change in flight", revision(NEWER, 3))], np.array([[1.0, 0.0]]))
+
+    removed = index.delete_document("a", before=above_revisions_of(OLDER), keep=revision(OLDER, 1))
+
+    assert removed == 1
+    assert _texts(index) == ["a newer change in flight", "reused by a later identical upload"]
+
+
 def test_a_change_without_a_sequencer_sorts_before_every_known_one() -> None:
     assert revision(None, 99) < revision("0", 1) < revision(OLDER, 1) < normalise_sequencer(NEWER)  # type: ignore[operator]
     assert revision(NEWER, 1) > normalise_sequencer(NEWER)  # type: ignore[operator]
+    assert revision(OLDER, 10**19) < above_revisions_of(OLDER) < revision(NEWER, 0)
 
 
 def test_lancedb_rows_written_before_revisions_existed_are_replaced_by_the_next_write(tmp_path: Path) -> None:

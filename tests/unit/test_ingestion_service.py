@@ -350,9 +350,9 @@ class _Interleaved(FakeVectorIndex):
         super().add_chunks(*args, **kwargs)  # type: ignore[arg-type]
         self._run_hook("after adding")
 
-    def _remove(self, document_id: str, before: str | None, revision: str | None) -> int:
+    def _remove(self, document_id: str, before: str | None, revision: str | None, keep: str | None = None) -> int:
         self._run_hook("before removing")
-        return super()._remove(document_id, before, revision)
+        return super()._remove(document_id, before, revision, keep)
 
 
 def _two_runs(embedder: OnnxMiniLmEmbedder) -> tuple[IngestionService, IngestionService, _Interleaved]:
@@ -422,17 +422,45 @@ def test_an_identical_reupload_whose_reused_chunks_were_replaced_meanwhile_index
 
 
 class _FailsOnce(FakeDocumentRegistry):
-    """The registry is unreachable for one write of the given status."""
+    """The registry is unreachable for one write of the given status (of the given version, if one is given)."""
 
-    def __init__(self, status: DocumentStatus) -> None:
+    def __init__(self, status: DocumentStatus, version: str | None = None) -> None:
         super().__init__()
         self.failing: DocumentStatus | None = status
+        self.version = version
 
     def record(self, ref: DocumentRef, status: DocumentStatus, update: object = None) -> None:
-        if status is self.failing:
+        if status is self.failing and self.version in (None, ref.version_id):
             self.failing = None
             raise ConnectionError("DynamoDB unreachable")
         super().record(ref, status, update)  # type: ignore[arg-type]
+
+
+def test_chunks_left_by_an_attempt_that_stopped_before_recording_are_removed_when_its_retry_is_skipped(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    older, newer, index = _two_runs(embedder)
+    older._registry = newer._registry = _FailsOnce(DocumentStatus.INDEXED, version="v1")
+    index.hooks["before adding"] = lambda: newer.ingest(_put("v2", PUT_V2))
+    with pytest.raises(ConnectionError):
+        older.ingest(_put("v1", PUT_V1))  # added its chunks after v2's run had ended, then could not record
+    assert sorted(chunk.text for chunk, _ in index.rows) == sorted([OLD_TEXT.decode(), NEW_TEXT.decode()])
+
+    retry = older.ingest(_put("v1", PUT_V1), attempt=2)
+
+    assert retry.superseded
+    assert [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+
+
+def test_a_late_event_keeps_chunks_an_identical_reupload_reused(embedder: OnnxMiniLmEmbedder) -> None:
+    service, index, _ = _service(embedder, FakeObjectStore({KEY: OLD_TEXT}))
+    service.ingest(_put("v1", PUT_V1))
+    service.ingest(_put("v2", PUT_V2))  # the same bytes: v1's chunks stand for v2
+
+    late = service.ingest(_put("v1", PUT_V1))
+
+    assert late.superseded
+    assert [chunk.text for chunk, _ in index.rows] == [OLD_TEXT.decode()]
 
 
 def test_chunks_added_by_an_attempt_that_could_not_record_are_removed_by_its_retry(
@@ -460,11 +488,11 @@ def test_a_retry_that_finds_its_content_recorded_still_removes_the_earlier_versi
     class RemovalFailsOnce(FakeVectorIndex):
         failed = False
 
-        def _remove(self, document_id: str, before: str | None, revision: str | None) -> int:
+        def _remove(self, document_id: str, before: str | None, revision: str | None, keep: str | None = None) -> int:
             if not self.failed:
                 self.failed = True
                 raise ConnectionError("collection unreachable")
-            return super()._remove(document_id, before, revision)
+            return super()._remove(document_id, before, revision, keep)
 
     store = FakeObjectStore({KEY: OLD_TEXT})
     service, _, _ = _service(embedder, store)

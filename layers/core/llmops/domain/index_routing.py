@@ -62,8 +62,11 @@ class RoutedVectorIndex:
         for index in self._writable():
             index.add_chunks(chunks, vectors)
 
-    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
-        return max((index.delete_document(document_id, before, revision) for index in self._writable()), default=0)
+    def delete_document(
+        self, document_id: str, before: str | None = None, revision: str | None = None, keep: str | None = None
+    ) -> int:
+        removed = [index.delete_document(document_id, before, revision, keep) for index in self._writable()]
+        return max(removed, default=0)
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
         return self.index(self.state().active).search(vector, k, filters)

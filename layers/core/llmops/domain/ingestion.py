@@ -9,12 +9,12 @@ the same key may run at once. Every change an S3 event names carries its sequenc
   change, and only then removes the document's chunks of earlier revisions; a newer change's chunks sort above
   and stay. A run that loses the record to a newer change removes the chunks it added, and nothing else.
 
-So whatever the interleaving of two runs with changed content, once both end the index holds the chunks of the
-change the registry shows; in between, a reader may briefly see both versions, never neither. What is left: a run
-that stops between adding its chunks and recording (a timeout) leaves them until the document's next recorded
-write removes them (a retry of the same change does). An identical re-upload reuses the chunks already indexed;
-after recording, it checks that they are still the recorded ones, and indexes its content again if a run for an
-older, changed upload replaced them in between.
+So whatever the interleaving of two runs, once both end the index holds the chunks of the change the registry
+shows; in between, a reader may briefly see both versions, never neither. A run that stops between adding its
+chunks and recording (a timeout) leaves them until its retry: a retry that goes on replaces them, and one skipped
+because a newer change was recorded meanwhile removes them. An identical re-upload reuses the chunks already
+indexed; after recording, it checks that they are still the recorded ones, and indexes its content again if a run
+for an older, changed upload replaced them in between.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from llmops.domain.chunking import Chunker
 from llmops.domain.errors import DocumentNotFound, DocumentRejected, DocumentTooLarge, SupersededChange
 from llmops.domain.extraction import extract
 from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentStatus, IngestionResult
-from llmops.domain.sequencer import is_older, revision
+from llmops.domain.sequencer import above_revisions_of, is_older, revision
 from llmops.ports import DocumentRegistry, Embedder, ObjectStore, RecordUpdate, StoredObject, VectorIndex
 
 logger = Logger(child=True)
@@ -97,11 +97,13 @@ class IngestionService:
         A document the platform cannot ingest as it is ends `failed` with the reason; any other error is
         recorded and raised again so that the message is retried and, after its last attempt, dead-lettered.
         A change older (by S3 sequencer) than the one the registry holds is skipped: the result is `superseded`,
-        and neither the index nor the record is touched.
+        the record is not touched, and from the index only chunks that an earlier attempt of this change left are
+        removed.
         """
         started = time.perf_counter()
         previous = self._registry.get(ref.document_id)
         if previous is not None and is_older(ref.sequencer, previous.sequencer):
+            self._remove_leftovers(ref, previous)
             return self._superseded(ref, previous)
         # A change S3 did not stamp (a backfill, a hand-made message) re-applies the recorded one, and sorts with it.
         write = revision(ref.sequencer or (previous.sequencer if previous else None), self._clock_ns())
@@ -201,6 +203,17 @@ class IngestionService:
         """Remove the chunks this run wrote (if it wrote any): its change has been overtaken."""
         if self._index_ready and (removed := self._index.delete_document(ref.document_id, revision=write)):
             logger.info("Chunks of an overtaken change removed", extra={"key": ref.key, "chunks_removed": removed})
+
+    def _remove_leftovers(self, ref: DocumentRef, current: DocumentRecord) -> None:
+        """Chunks an earlier attempt of this (now overtaken) change added before it stopped, short of recording (a
+        timeout): every revision up to this change's, except the recorded one (an identical re-upload may have
+        reused older chunks). Newer changes' chunks sort above the bound and stay. Usually none: one query."""
+        if current.revision is None:
+            return  # the live chunks predate revisions and cannot be told from leftovers
+        self._ensure_index()
+        bound = above_revisions_of(ref.sequencer)
+        if removed := self._index.delete_document(ref.document_id, before=bound, keep=current.revision):
+            logger.info("Chunks left by an interrupted attempt removed", extra={"key": ref.key, "chunks": removed})
 
     def _superseded(self, ref: DocumentRef, current: DocumentRecord | None) -> IngestionResult:
         """The result of a change skipped because a later one has been applied: the document as that one left it."""

@@ -67,6 +67,11 @@ def revision(sequencer: str | None, at_ns: int) -> str:
     return f"{normalise_sequencer(sequencer) or ''}{REVISION_SEPARATOR}{at_ns:020d}"
 
 
+def above_revisions_of(sequencer: str | None) -> str:
+    """A bound that sorts above every revision of `sequencer` (and of older ones) and below those of newer ones."""
+    return f"{normalise_sequencer(sequencer) or ''}{REVISION_SEPARATOR}~"  # "~" sorts after every digit
+
+
 def single_revision(chunks: Sequence[Chunk]) -> str | None:
     """The one revision that the chunks of one index write share (None for no chunks)."""
     revisions = {chunk.revision for chunk in chunks}

@@ -76,9 +76,12 @@ class VectorIndex(Protocol):
         """
         ...
 
-    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
+    def delete_document(
+        self, document_id: str, before: str | None = None, revision: str | None = None, keep: str | None = None
+    ) -> int:
         """Remove the document's chunks: all of them, or with `before` those whose revision sorts below it (chunks
-        from before revisions existed included), or with `revision` those of that revision; returns how many."""
+        from before revisions existed included), or with `revision` those of that revision; never those of
+        revision `keep`. Returns how many were removed."""
         ...
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:

@@ -95,8 +95,10 @@ class OpenSearchVectorIndex:
         self.add_chunks(chunks, vectors)
         self._delete_where(document_id, before=before)
 
-    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
-        return self._delete_where(document_id, before=before, revision=revision)
+    def delete_document(
+        self, document_id: str, before: str | None = None, revision: str | None = None, keep: str | None = None
+    ) -> int:
+        return self._delete_where(document_id, before=before, revision=revision, keep=keep)
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
         knn: dict[str, Any] = {"vector": vector.tolist(), "k": k}
@@ -137,10 +139,14 @@ class OpenSearchVectorIndex:
         except NotFoundError:
             return 0
 
-    def _delete_where(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
+    def _delete_where(
+        self, document_id: str, before: str | None = None, revision: str | None = None, keep: str | None = None
+    ) -> int:
         query: dict[str, Any] = {"bool": {"filter": [{"term": {"document_id": document_id}}]}}
         if revision is not None:
             query["bool"]["filter"].append({"term": {"revision": revision}})
+        if keep is not None:
+            query["bool"]["must_not"] = [{"term": {"revision": keep}}]
         if before is not None:
             # Revisions are keyword strings, and a range on a keyword field compares them as strings, which is
             # their order. Chunks indexed before revisions existed have none and always count as older.

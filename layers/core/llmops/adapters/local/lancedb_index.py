@@ -60,14 +60,19 @@ def _where(filters: SearchFilters | None) -> str | None:
     return " AND ".join(conditions)
 
 
-def _chunks_of(document_id: str, before: str | None = None, revision: str | None = None) -> str:
+def _chunks_of(
+    document_id: str, before: str | None = None, revision: str | None = None, keep: str | None = None
+) -> str:
     """The document's rows; with `before`, those of revisions sorting below it (rows written before the revision
-    column existed hold null there and always count as older); with `revision`, those of that revision."""
+    column existed hold null there and always count as older); with `revision`, those of that revision; without
+    those of revision `keep`."""
     condition = f"document_id = {_quoted(document_id)}"
     if before is not None:
         condition += f" AND (revision IS NULL OR revision < {_quoted(before)})"
     if revision is not None:
         condition += f" AND revision = {_quoted(revision)}"
+    if keep is not None:
+        condition += f" AND (revision IS NULL OR revision != {_quoted(keep)})"
     return condition
 
 
@@ -146,9 +151,11 @@ class LanceDbVectorIndex:
         self._opened().optimize()
         self._pending_rows = 0
 
-    def delete_document(self, document_id: str, before: str | None = None, revision: str | None = None) -> int:
+    def delete_document(
+        self, document_id: str, before: str | None = None, revision: str | None = None, keep: str | None = None
+    ) -> int:
         table = self._opened()
-        condition = _chunks_of(document_id, before, revision)
+        condition = _chunks_of(document_id, before, revision, keep)
         removed = int(table.count_rows(condition))
         if removed:
             table.delete(condition)
