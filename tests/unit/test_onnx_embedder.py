@@ -123,6 +123,16 @@ def test_leaving_the_residual_adds_unfused_does_not_change_the_vectors(embedder:
     assert np.allclose(embedder.embed(texts), expected, atol=1e-5)
 
 
+def test_finding_an_int8_model_made_earlier_imports_none_of_the_toolchain(
+    int8_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = int8_model(SENTENCE_MODEL_DIR, Path(int8_settings.model_cache_dir))
+    for module in ("torch", "transformers", "onnx", "onnxruntime.quantization", "onnxruntime.transformers"):
+        monkeypatch.setitem(sys.modules, module, None)  # importing any of them now fails
+
+    assert int8_model(SENTENCE_MODEL_DIR, Path(int8_settings.model_cache_dir)) == made
+
+
 def test_int8_quantization_says_what_is_missing_when_onnx_is_not_installed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

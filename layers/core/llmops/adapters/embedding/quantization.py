@@ -14,7 +14,8 @@ per machine, following onnxruntime's documented path for BERT models:
 
 In the ingestion benchmark (bench/ingest) the model alone embeds 2.6 times as fast as the float32 one, where
 quantizing the packaged graph as it is gave 1.9 times; its vectors keep a mean cosine similarity of 0.995 to
-sentence-transformers' own (bench/embedding_fidelity.py). Scales per tensor cost too much fidelity (mean 0.94).
+sentence-transformers' own (bench/embedding_fidelity.py). Scales per tensor cost too much fidelity (mean 0.94, an
+ad-hoc measurement).
 
 This needs torch, transformers and onnx, which the local extra installs; none of them is in the Lambda layer.
 """
@@ -26,6 +27,7 @@ import logging
 import os
 import tempfile
 import warnings
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ RECIPE = "torchscript-opset17/bert-fusion-no-skip-layernorm/dynamic-qint8-per-ch
 _QUANTIZED_NAME = "all-minilm-l6-v2.int8-fused.{digest}.onnx"
 _WEIGHT_FILES = ("config.json", "model.safetensors")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_TOOLCHAIN = ("torch", "transformers", "onnx", "onnxruntime")  # distributions whose versions key the cache
 
 
 def default_cache_dir() -> Path:
@@ -49,9 +52,10 @@ def int8_model(source_dir: Path, cache_dir: Path) -> Path:
     `cache_dir`.
 
     The file name carries a digest of the weights, of the library versions that make the model and of the recipe,
-    so a changed model or toolchain never reuses a stale file.
+    so a changed model or toolchain never reuses a stale file. The versions are read from package metadata: finding
+    a model made earlier imports none of the toolchain (torch alone takes seconds to import).
     """
-    tools = _toolchain()
+    versions = _toolchain_versions()
     missing = [name for name in _WEIGHT_FILES if not (source_dir / name).is_file()]
     if missing:
         raise ModelFileMissing(
@@ -60,17 +64,16 @@ def int8_model(source_dir: Path, cache_dir: Path) -> Path:
     digest = hashlib.sha256()
     for name in _WEIGHT_FILES:
         digest.update((source_dir / name).read_bytes())
-    digest.update(f"{RECIPE}|{tools.versions}".encode())
+    digest.update(f"{RECIPE}|{versions}".encode())
     target = cache_dir / _QUANTIZED_NAME.format(digest=digest.hexdigest()[:16])
     if not target.is_file():
-        _make(source_dir, target, tools)
+        _make(source_dir, target, _toolchain())
     return target
 
 
 class _Toolchain:
     def __init__(self) -> None:
         import onnx
-        import onnxruntime
         import torch
         import transformers
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -84,18 +87,27 @@ class _Toolchain:
         self.fusion_options: Any = FusionOptions
         self.quantize_dynamic: Any = quantize_dynamic
         self.qint8: Any = QuantType.QInt8
-        self.versions = "|".join(f"{lib.__name__} {lib.__version__}" for lib in (torch, transformers, onnxruntime))
+
+
+def _missing_toolchain(missing: Exception) -> ModelFileMissing:
+    return ModelFileMissing(
+        "EMBEDDING_PRECISION=int8 makes its model once on this machine and needs torch, transformers and onnx "
+        f"for it ({missing}); install the local extra (pip install 'llmops[local]') or set EMBEDDING_PRECISION=float32"
+    )
+
+
+def _toolchain_versions() -> str:
+    try:
+        return "|".join(f"{name} {metadata.version(name)}" for name in _TOOLCHAIN)
+    except metadata.PackageNotFoundError as missing:
+        raise _missing_toolchain(missing) from missing
 
 
 def _toolchain() -> _Toolchain:
     try:
         return _Toolchain()
     except ImportError as missing:
-        raise ModelFileMissing(
-            "EMBEDDING_PRECISION=int8 makes its model once on this machine and needs torch, transformers and onnx "
-            f"for it ({missing}); install the local extra (pip install 'llmops[local]') "
-            "or set EMBEDDING_PRECISION=float32"
-        ) from missing
+        raise _missing_toolchain(missing) from missing
 
 
 def _make(source_dir: Path, target: Path, tools: _Toolchain) -> None:
