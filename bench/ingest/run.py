@@ -200,8 +200,7 @@ def _onnx_embedder(settings: Settings) -> OnnxMiniLmEmbedder:
 def _set_up(documents: list[CorpusDocument], blocks: int, precision: str) -> tuple[Bench, int]:
     from bench.ingest.pipelines import ModelOnly, NaivePipeline, OurPipeline, chunk_texts, word_pieces
     from llmops.adapters.model_files import packaged_file
-    from llmops.domain.chunking import Chunker
-    from llmops.domain.ingestion import IngestionLimits
+    from llmops.composition import build_chunker, ingestion_limits
     from llmops.settings import Settings
 
     def load_sentence_transformer() -> SentenceTransformer:
@@ -214,9 +213,9 @@ def _set_up(documents: list[CorpusDocument], blocks: int, precision: str) -> tup
     settings = Settings(EMBEDDING_PROVIDER="onnx", EMBEDDING_PRECISION=precision)
     embedder = _timed(f"load the ONNX embedder ({precision})", lambda: _onnx_embedder(settings))
     sentence_model = _timed("load the sentence-transformers model", load_sentence_transformer)
-    chunker = Chunker(embedder.tokenizer, settings.chunk_max_tokens, settings.chunk_overlap_tokens, embedder.model_id)
+    chunker = build_chunker(settings, embedder)
     print(f"  chunks of {settings.chunk_max_tokens} tokens, {settings.chunk_overlap_tokens} overlapping", flush=True)
-    limits = IngestionLimits(settings.max_object_bytes, settings.max_chunks_per_document)
+    limits = ingestion_limits(settings)
     texts, characters = _timed("extract and chunk the corpus for (b)", lambda: chunk_texts(documents, chunker))
     bench = Bench(
         documents=documents,

@@ -23,8 +23,7 @@ from bench.quality.faq import FaqPair, load_faq
 from bench.quality.unanswerable import UNANSWERABLE
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
-from llmops.composition import build_embedder, retrieval_settings
-from llmops.domain.chunking import Chunker
+from llmops.composition import build_chunker, build_embedder, retrieval_settings
 from llmops.domain.models import ExtractedDocument, ScoredChunk, SearchMode, Section, document_id_for
 from llmops.domain.retrieval import Fusion, RetrievalSettings, Retriever
 from llmops.settings import Settings
@@ -103,7 +102,7 @@ def build_index(pairs: list[FaqPair], folder: Path, embedder: OnnxMiniLmEmbedder
     settings = Settings()
     index = LanceDbVectorIndex(folder, "faq")
     index.ensure_index(embedder.dimension)
-    chunker = Chunker(embedder.tokenizer, settings.chunk_max_tokens, settings.chunk_overlap_tokens, embedder.model_id)
+    chunker = build_chunker(settings, embedder)
     for pair in pairs:
         document_id = document_id_for(BUCKET, pair.key)
         chunks = chunker.chunk(

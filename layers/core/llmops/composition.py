@@ -194,6 +194,15 @@ def build_document_embedder(settings: Settings) -> Embedder:
     return CachingEmbedder(embedder, cache)
 
 
+def build_chunker(settings: Settings, embedder: Embedder) -> Chunker:
+    """Chunks sized by `embedder`'s own tokenizer, as the settings ask (the benchmarks build theirs here too)."""
+    return Chunker(embedder.tokenizer, settings.chunk_max_tokens, settings.chunk_overlap_tokens, embedder.model_id)
+
+
+def ingestion_limits(settings: Settings) -> IngestionLimits:
+    return IngestionLimits(settings.max_object_bytes, settings.max_chunks_per_document)
+
+
 def build_ingestion_service(settings: Settings) -> IngestionService:
     embedder = build_document_embedder(settings)
     return IngestionService(
@@ -201,10 +210,8 @@ def build_ingestion_service(settings: Settings) -> IngestionService:
         embedder=embedder,
         index=build_vector_index(settings, for_writing=True),
         registry=build_document_registry(settings),
-        chunker=Chunker(
-            embedder.tokenizer, settings.chunk_max_tokens, settings.chunk_overlap_tokens, embedder.model_id
-        ),
-        limits=IngestionLimits(settings.max_object_bytes, settings.max_chunks_per_document),
+        chunker=build_chunker(settings, embedder),
+        limits=ingestion_limits(settings),
     )
 
 
