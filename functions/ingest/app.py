@@ -137,16 +137,32 @@ def handle_record(record: SQSRecord) -> dict[str, Any]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency_config().register_lambda_context(context)
-    _mark_batch_queued(event)
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    uploads = _uploads(event)
+    first = event["Records"][0]["messageId"] if event.get("Records") else None
+    for message_id, ref in uploads.items():
+        if message_id != first:  # documents further down the batch show `queued` while the first is processed
+            ingestion_service().mark_queued(ref)
+    following = dict(zip(uploads, list(uploads.values())[1:], strict=False))
+
+    def handle(record: SQSRecord) -> dict[str, Any]:
+        # The next upload is read, extracted and chunked in the background while this record is processed.
+        if (upcoming := following.get(record.message_id)) is not None:
+            ingestion_service().prefetch(upcoming)
+        return handle_record(record)
+
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
 
 
-def _mark_batch_queued(event: dict[str, Any]) -> None:
-    """Documents further down the batch show `queued` while the ones before them are processed."""
-    for raw in event.get("Records", [])[1:]:
+def _uploads(event: dict[str, Any]) -> dict[str, DocumentRef]:
+    """The batch's uploads in order, by SQS message id (deletions and malformed records aside: the batch processor
+    reports a malformed one)."""
+    uploads: dict[str, DocumentRef] = {}
+    for raw in event.get("Records", []):
+        record = SQSRecord(raw)
         try:
-            change = object_change(SQSRecord(raw))
+            change = object_change(record)
         except ValueError:
-            continue  # a malformed record is reported by the batch processor, not here
+            continue
         if change.change == "created":
-            ingestion_service().mark_queued(change.ref)
+            uploads[record.message_id] = change.ref
+    return uploads

@@ -105,6 +105,66 @@ def test_ingest_handler_reports_only_the_malformed_record_as_failed(
     assert response == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
 
 
+def _upload_of(record: dict[str, Any], key: str, message_id: str) -> dict[str, Any]:
+    body = json.loads(record["body"])
+    body["detail"]["object"]["key"] = key
+    return {**record, "messageId": message_id, "body": json.dumps(body)}
+
+
+def test_ingest_handler_reads_the_next_upload_of_its_batch_while_processing_the_current_one(
+    embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from llmops.domain.models import DocumentRef
+    from llmops.ports import StoredObject
+
+    class WatchedStore(FakeObjectStore):
+        def __init__(self, objects: dict[str, bytes]) -> None:
+            super().__init__(objects)
+            self.reads: list[tuple[str, str]] = []
+
+        def get(self, ref: DocumentRef) -> StoredObject:
+            self.reads.append((ref.key, threading.current_thread().name))
+            return super().get(ref)
+
+    keys = ("documents/a.md", "documents/b.md", "documents/c.md")
+    store = WatchedStore(dict.fromkeys(keys, b"# Guide\n\nInstall the tool, then run it."))
+    registry = FakeDocumentRegistry()
+    service = IngestionService(
+        store=store,
+        embedder=embedder,
+        index=FakeVectorIndex(),
+        registry=registry,
+        chunker=Chunker(embedder.tokenizer, 250, 32, embedder.model_id),
+        limits=IngestionLimits(max_object_bytes=10_000, max_chunks_per_document=100),
+    )
+    module = load_handler_module("ingest")
+    monkeypatch.setattr(module, "ingestion_service", lambda: service)
+    created = _event("ingest_object_created.json")["Records"][0]
+    deleted = _event("ingest_object_deleted.json")["Records"][0]
+    event = {
+        "Records": [
+            _upload_of(created, "documents/a.md", "first"),
+            {**deleted, "messageId": "between"},
+            _upload_of(created, "documents/b.md", "second"),
+            _upload_of(created, "documents/c.md", "third"),
+        ]
+    }
+
+    response = module.lambda_handler(event, _context())
+
+    assert response == {"batchItemFailures": []}
+    assert all(registry.last(key) == (DocumentStatus.INDEXED, None) for key in keys)
+    assert next(status for key, status, _ in registry.history if key == "documents/b.md") is DocumentStatus.QUEUED
+    # every upload after the first was read in the background while the one before it was processed
+    assert sorted(store.reads) == [
+        ("documents/a.md", "MainThread"),
+        ("documents/b.md", "ingest-prefetch"),
+        ("documents/c.md", "ingest-prefetch"),
+    ]
+
+
 def _older_version_of(event: dict[str, Any], version_id: str, sequencer: str) -> dict[str, Any]:
     """The same sample event for an earlier version of its object: S3 made it before, it arrives after."""
     record = dict(event["Records"][0])
