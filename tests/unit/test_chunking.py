@@ -63,3 +63,41 @@ def test_given_a_chunk_limit_when_exceeded_then_the_document_is_rejected(embedde
 def test_overlap_must_be_smaller_than_chunk(embedder: OnnxMiniLmEmbedder) -> None:
     with pytest.raises(ValueError, match="overlap"):
         _chunker(embedder, max_tokens=50, overlap=50)
+
+
+_MIXED_TEXTS = {
+    "accents": "Café crème brûlée, naïve façade, Ångström and Dvořák. ",
+    "cjk": "東京は日本の首都です。 Tokyo is the capital. 한국어 텍스트도 있습니다. ",
+    "controls": "Bell\x07 and file\x1cseparator, form\x0cfeed, a lost byte \ufffd here. ",
+    "spaces": "Non\u00a0breaking\u2003em space,\ttab\r\nand\u3000ideographic space. ",
+    "combining": "Decomposed e\u0301 and a\u0308 and stacked o\u0323\u0302 marks. ",
+    "cases": "ΟΔΥΣΣΕΥΣ sailed; İstanbul, ǅemal, ﬁne ligatures and Ｆｕｌｌｗｉｄｔｈ letters. ",
+    "plain": "Plain ASCII text about lighthouses, ferries and the tides (2 per day). ",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MIXED_TEXTS))
+@pytest.mark.parametrize("markdown", [False, True])
+def test_chunks_and_token_counts_are_those_of_the_models_own_tokenizer_whatever_the_characters(
+    embedder: OnnxMiniLmEmbedder, name: str, markdown: bool
+) -> None:
+    """Plain text is split by a lighter twin of the tokenizer (lowercasing only): it must cut exactly where the
+    model's own tokenizer would, and count the same tokens, so any character the full normalizer changes otherwise
+    must send the text down the full path."""
+    from semantic_text_splitter import MarkdownSplitter, TextSplitter
+
+    text = "# Heading\n\n" + "\n\n".join(_MIXED_TEXTS["plain"] + _MIXED_TEXTS[name] * (i + 1) for i in range(30))
+    kind = MarkdownSplitter if markdown else TextSplitter
+    reference = kind.from_huggingface_tokenizer(embedder.tokenizer, 120 - 2, overlap=16)
+
+    chunks = _chunker(embedder, 120, 16).chunk(
+        ExtractedDocument(title="t", sections=[Section(text=text)]),
+        document_id="d",
+        source_key="k",
+        version="v",
+        markdown=markdown,
+    )
+
+    assert [chunk.text for chunk in chunks] == [piece for piece in reference.chunks(text) if piece.strip()]
+    assert [chunk.token_count for chunk in chunks] == [len(embedder.tokenizer.encode(c.text).ids) for c in chunks]
+    assert len(chunks) > 3
