@@ -2,7 +2,7 @@
 
 (a) `OurPipeline`: the platform's IngestionService itself (extraction, token-sized chunking, the ONNX embedder,
     LanceDbVectorIndex.add_chunks per document, then the removal of older chunks), with files on disk in place of
-    S3 and no status table.
+    S3 and no status table; it takes a batch as the ingest function does, prefetching the next document.
 (b) `ModelOnly`: the same embedder on exactly the chunk texts (a) embeds, one embed() call per document as (a).
 (c) `NaivePipeline`: what a typical tutorial does: the same extracted text split by LangChain's
     RecursiveCharacterTextSplitter(1000, 200), embedded by SentenceTransformer.encode two texts at a time, each
@@ -168,8 +168,13 @@ class OurPipeline:
         )
 
     def run(self, documents: list[CorpusDocument]) -> None:
-        for document in documents:
-            result = self._service.ingest(document_ref(document))
+        """One batch, as the ingest function takes an SQS batch: the next document is prefetched (read, extracted
+        and chunked in the background) while the current one is embedded."""
+        refs = [document_ref(document) for document in documents]
+        for position, (document, ref) in enumerate(zip(documents, refs, strict=True)):
+            if position + 1 < len(refs):
+                self._service.prefetch(refs[position + 1])
+            result = self._service.ingest(ref)
             if result.status is not DocumentStatus.INDEXED:
                 raise BenchmarkError(f"{document.key} was not indexed: {result.status} {result.reason}")
 

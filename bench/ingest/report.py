@@ -90,11 +90,11 @@ def ratios(figures: dict[str, PipelineFigures], block_ratios: dict[str, list[flo
     return results
 
 
-def _stages(figure: PipelineFigures) -> str:
+def _stages(figure: PipelineFigures, rest_label: str) -> str:
     stages = figure.stages[figure.median_repeat]
     rest = figure.seconds[figure.median_repeat] - sum(stages.values())
     parts = [f"{name} {seconds:.1f} s" for name, seconds in sorted(stages.items())]
-    return ", ".join([*parts, f"read + extract + split/chunk {rest:.1f} s"])
+    return ", ".join([*parts, f"{rest_label} {rest:.1f} s"])
 
 
 def markdown(summary: dict[str, Any], figures: dict[str, PipelineFigures], results: list[Ratio]) -> str:
@@ -133,10 +133,14 @@ def markdown(summary: dict[str, Any], figures: dict[str, PipelineFigures], resul
         "and index upkeep; (c) one add() per 2 chunks.",
         f"- tokens: MiniLM word pieces of every text handed to the embedder, without [CLS]/[SEP], untruncated; "
         f"(c) loses {summary['naive_truncated_tokens']:,} of its tokens to the model's 256-piece window.",
-        f"- where the time goes, median repeat: (a) {_stages(figures[OURS])}; (c) {_stages(figures[NAIVE])}.",
-        "- the three take the corpus document by document, side by side, the order rotating from one document "
-        "to the next with (c) first; models are loaded and warmed up before timing; (b) embeds per document, as "
-        "(a) does. A ratio passes only when all three of its figures reach the target.",
+        "- where the time goes, median repeat: (a) "
+        + _stages(figures[OURS], "read + extract + split/chunk not overlapped with embedding")
+        + f"; (c) {_stages(figures[NAIVE], 'read + extract + split/chunk')}.",
+        f"- the three take the corpus in batches of {summary['settings']['batch_size']} documents (the ingest "
+        "function's SQS BatchSize in template.yaml), side by side, the order rotating from one batch to the next "
+        "with (c) first; within a batch (a) reads, extracts and chunks the next document in the background while "
+        "it embeds the current one, as the ingest function does; models are loaded and warmed up before timing; "
+        "(b) embeds per document, as (a) does. A ratio passes only when all three of its figures reach the target.",
         f"- machine: {machine['cpus']} CPUs ({machine['cpu_model']}), load average {machine['load_before']:.2f} "
         f"before and {machine['load_after']:.2f} after; (c) runs torch's default of {machine['torch_threads']} "
         "threads per batch, (a) and (b) one batch per core.",

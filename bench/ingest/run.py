@@ -1,7 +1,9 @@
 """Entry point of the ingestion benchmark: `python -m bench.ingest [--max-mb 5] [--repeats 1] [--blocks 6]`.
 
-The three pipelines take the corpus document by document, side by side, the order rotating from one document to
-the next ((c) first), so that whatever else the machine is doing slows all three alike. Each repeat starts from
+The three pipelines take the corpus batch by batch (the ingest function's SQS batch size in template.yaml), side by
+side, the order rotating from one batch to the next ((c) first), so that whatever else the machine is doing slows
+all three alike. Within a batch, (a) prefetches the next document while embedding the current one, as the ingest
+function does. Each repeat starts from
 empty stores; the figures are medians over repeats, and each ratio is also computed per block of the corpus.
 """
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from llmops.settings import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 WARM_UP_DOCUMENTS = 2
 MODEL_WINDOW = 256 - 2  # word pieces sentence-transformers keeps of a text, [CLS] and [SEP] aside
 PACKAGES = ("onnxruntime", "tokenizers", "torch", "sentence-transformers", "langchain-text-splitters", "lancedb")
@@ -71,6 +74,23 @@ def _blocks(documents: list[CorpusDocument], count: int) -> list[list[CorpusDocu
     return blocks
 
 
+def _batches(block: list[CorpusDocument], size: int) -> list[list[CorpusDocument]]:
+    return [block[start : start + size] for start in range(0, len(block), size)]
+
+
+def ingest_batch_size(template_path: Path = TEMPLATE) -> int:
+    """Documents per invocation of the ingest function: the BatchSize of its SQS event source in template.yaml."""
+    from llmops_local.template import load_template
+
+    for resource in load_template(template_path).get("Resources", {}).values():
+        properties = resource.get("Properties", {})
+        if str(properties.get("CodeUri", "")).rstrip("/") == "functions/ingest":
+            for event in properties.get("Events", {}).values():
+                if event.get("Type") == "SQS":
+                    return int(event.get("Properties", {}).get("BatchSize", 10))  # the SQS default
+    raise RuntimeError(f"{template_path} has no SQS-triggered function with CodeUri functions/ingest")
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -107,6 +127,7 @@ class Bench:
     chunk_texts: dict[str, list[str]]  # what (a) embeds, per document; (b) embeds exactly this
     chunk_tokens: dict[str, int]
     chunk_settings: dict[str, int]
+    batch_size: int  # documents per ingest invocation; the unit the three pipelines take turns by
 
     def word_pieces(self, texts: list[str]) -> int:
         from bench.ingest.pipelines import word_pieces
@@ -139,12 +160,12 @@ def _repeat(bench: Bench, number: int) -> Repeat:
         for index, block in enumerate(bench.blocks):
             seconds = dict.fromkeys(names, 0.0)
             naive_start = len(naive.texts)
-            for document in block:
+            for batch in _batches(block, bench.batch_size):
                 shift = turn % len(names)
                 turn += 1
                 for name in names[shift:] + names[:shift]:
                     started = time.perf_counter()
-                    runners[name]([document])
+                    runners[name](batch)
                     seconds[name] += time.perf_counter() - started
             tokens = sum(bench.chunk_tokens[document.key] for document in block)
             naive_tokens = bench.word_pieces(naive.texts[naive_start:])
@@ -215,6 +236,8 @@ def _set_up(documents: list[CorpusDocument], blocks: int, precision: str) -> tup
     sentence_model = _timed("load the sentence-transformers model", load_sentence_transformer)
     chunker = build_chunker(settings, embedder)
     print(f"  chunks of {settings.chunk_max_tokens} tokens, {settings.chunk_overlap_tokens} overlapping", flush=True)
+    batch_size = ingest_batch_size()
+    print(f"  batches of {batch_size} documents, as the ingest function takes them (template.yaml)", flush=True)
     limits = ingestion_limits(settings)
     texts, characters = _timed("extract and chunk the corpus for (b)", lambda: chunk_texts(documents, chunker))
     bench = Bench(
@@ -227,6 +250,7 @@ def _set_up(documents: list[CorpusDocument], blocks: int, precision: str) -> tup
         chunk_texts=texts,
         chunk_tokens={key: sum(word_pieces(embedder.tokenizer, chunks)) for key, chunks in texts.items()},
         chunk_settings={"max_tokens": settings.chunk_max_tokens, "overlap_tokens": settings.chunk_overlap_tokens},
+        batch_size=batch_size,
     )
 
     def warm_up() -> None:
@@ -289,7 +313,11 @@ def main(argv: list[str] | None = None) -> int:
             "first": documents[0].key,
             "last": documents[-1].key,
         },
-        "settings": {"chunks": bench.chunk_settings, "embedder": bench.embedder.model_id},
+        "settings": {
+            "chunks": bench.chunk_settings,
+            "embedder": bench.embedder.model_id,
+            "batch_size": bench.batch_size,
+        },
         "naive_truncated_tokens": sum(
             max(0, count - MODEL_WINDOW) for count in word_pieces(bench.embedder.tokenizer, naive_texts)
         ),
