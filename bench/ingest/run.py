@@ -3,8 +3,8 @@
 The three pipelines take the corpus batch by batch (the ingest function's SQS batch size in template.yaml), side by
 side, the order rotating from one batch to the next ((c) first), so that whatever else the machine is doing slows
 all three alike. Within a batch, (a) prefetches the next document while embedding the current one, as the ingest
-function does. Each repeat starts from
-empty stores; the figures are medians over repeats, and each ratio is also computed per block of the corpus.
+function does. Each repeat starts from empty stores; the figures are medians over repeats, and each ratio is also
+computed per block of the corpus.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _batches(block: list[CorpusDocument], size: int) -> list[list[CorpusDocument
     return [block[start : start + size] for start in range(0, len(block), size)]
 
 
-def ingest_batch_size(template_path: Path = TEMPLATE) -> int:
+def _ingest_batch_size(template_path: Path = TEMPLATE) -> int:
     """Documents per invocation of the ingest function: the BatchSize of its SQS event source in template.yaml."""
     from llmops_local.template import load_template
 
@@ -236,7 +236,7 @@ def _set_up(documents: list[CorpusDocument], blocks: int, precision: str) -> tup
     sentence_model = _timed("load the sentence-transformers model", load_sentence_transformer)
     chunker = build_chunker(settings, embedder)
     print(f"  chunks of {settings.chunk_max_tokens} tokens, {settings.chunk_overlap_tokens} overlapping", flush=True)
-    batch_size = ingest_batch_size()
+    batch_size = _ingest_batch_size()
     print(f"  batches of {batch_size} documents, as the ingest function takes them (template.yaml)", flush=True)
     limits = ingestion_limits(settings)
     texts, characters = _timed("extract and chunk the corpus for (b)", lambda: chunk_texts(documents, chunker))
