@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llmops.domain.sequencer import normalise_sequencer
-from llmops.domain.tags import is_valid_tag
+from llmops.domain.tags import InvalidTags, normalise_tags
 
 
 class Frozen(BaseModel):
@@ -106,10 +106,10 @@ class SearchFilters(Frozen):
     def tags_in_stored_form(cls, tags: list[str] | None) -> list[str] | None:
         if tags is None:
             return None
-        normalised = list(dict.fromkeys(tag.strip().lower() for tag in tags))
-        if invalid := [tag for tag in normalised if not is_valid_tag(tag)]:
-            raise ValueError(f"invalid tags {invalid}: each must be 1 to 64 characters of a-z, 0-9 and _ . : = / -")
-        return normalised
+        try:
+            return list(normalise_tags(tags))
+        except InvalidTags as invalid:
+            raise ValueError(str(invalid)) from None
 
     @property
     def empty(self) -> bool:

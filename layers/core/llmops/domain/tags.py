@@ -9,38 +9,39 @@ would leave the index holding stale tags.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from llmops.domain.errors import DocumentRejected
 
 METADATA_KEY = "tags"
 MAX_TAG_CHARS = 64
-_TAG = re.compile(r"[a-z0-9_.:=/-]{1,64}")
+TAG_RULE = f"1 to {MAX_TAG_CHARS} characters of a-z, 0-9 and _ . : = / -"
+_TAG = re.compile(rf"[a-z0-9_.:=/-]{{1,{MAX_TAG_CHARS}}}")
 
 
 class InvalidTags(DocumentRejected):
     pass
 
 
-def is_valid_tag(tag: str) -> bool:
-    return _TAG.fullmatch(tag) is not None
+def normalise_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Trimmed, lower-cased and de-duplicated in order of first appearance, the one form tags are stored and
+    filtered in. Raises InvalidTags naming the first tag that is not TAG_RULE."""
+    normalised: list[str] = []
+    for given in tags:
+        tag = given.strip().lower()
+        if _TAG.fullmatch(tag) is None:
+            shown = repr(given.strip()) if given.strip() else "an empty tag"
+            raise InvalidTags(f"{shown} is not a valid tag: each must be {TAG_RULE}")
+        if tag not in normalised:
+            normalised.append(tag)
+    return tuple(normalised)
 
 
 def parse_tags(raw: str | None) -> tuple[str, ...]:
-    """Comma-separated tags, trimmed, lower-cased and de-duplicated in order of first appearance.
-
-    Raises InvalidTags naming the first tag that is not 1 to 64 characters of a-z, 0-9 and `_ . : = / -`.
-    """
+    """The comma-separated tags of an object's user metadata, normalised (see normalise_tags)."""
     if raw is None or not raw.strip():
         return ()
-    tags: list[str] = []
-    for piece in raw.split(","):
-        tag = piece.strip().lower()
-        if not is_valid_tag(tag):
-            shown = repr(piece.strip()) if piece.strip() else "an empty tag"
-            raise InvalidTags(
-                f"metadata '{METADATA_KEY}' holds {shown}: each comma-separated tag must be 1 to {MAX_TAG_CHARS} "
-                "characters of a-z, 0-9 and _ . : = / -"
-            )
-        if tag not in tags:
-            tags.append(tag)
-    return tuple(tags)
+    try:
+        return normalise_tags(raw.split(","))
+    except InvalidTags as invalid:
+        raise InvalidTags(f"metadata '{METADATA_KEY}' (comma-separated tags): {invalid}") from None
