@@ -25,6 +25,22 @@ from llmops.domain.models import (
 from llmops.ports import Generation, GenerationRequest, Page, RecordUpdate, StoredObject
 
 
+def chunk_of(document_id: str, text: str = "x", **fields: Any) -> Chunk:
+    """A chunk for index tests, with plausible values for every field that `fields` does not set."""
+    values: dict[str, Any] = {
+        "document_id": document_id,
+        "source_key": f"documents/{document_id}.txt",
+        "version": "v1",
+        "title": document_id,
+        "position": 0,
+        "text": text,
+        "content_hash": text,
+        "token_count": 3,
+        "embedding_model": "m",
+    }
+    return Chunk(**{**values, **fields})
+
+
 class FakeObjectStore:
     def __init__(
         self,

@@ -18,7 +18,7 @@ from llmops.domain.errors import IndexNotReady, NothingToRollBack, ReindexInProg
 from llmops.domain.index_routing import RoutedVectorIndex
 from llmops.domain.models import Chunk
 from llmops.domain.reindex import IndexAdmin
-from tests.fakes import FakeVectorIndex
+from tests.fakes import FakeVectorIndex, chunk_of
 
 
 @pytest.fixture
@@ -35,17 +35,7 @@ def pointer() -> Iterator[DynamoDbIndexPointer]:
 
 
 def _chunk(document_id: str) -> Chunk:
-    return Chunk(
-        document_id=document_id,
-        source_key=document_id,
-        version="v",
-        title="t",
-        position=0,
-        text="x",
-        content_hash="h",
-        token_count=1,
-        embedding_model="m",
-    )
+    return chunk_of(document_id, version="v")
 
 
 def test_the_pointer_allows_one_build_and_switches_only_to_it(pointer: DynamoDbIndexPointer) -> None:

@@ -26,25 +26,14 @@ from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.domain.models import Chunk, DocumentRef, DocumentStatus, SearchFilters
 from llmops.domain.tags import InvalidTags, parse_tags
 from llmops.ports import RecordUpdate
-from tests.fakes import FakeDocumentRegistry, FakeObjectStore, FakeOpenSearchClient, FakeVectorIndex
+from tests.fakes import FakeDocumentRegistry, FakeObjectStore, FakeOpenSearchClient, FakeVectorIndex, chunk_of
 from tests.unit.test_dynamodb_adapters import _create_table
 
 BUCKET = "docs"
 
 
 def _chunk(document_id: str, text: str, tags: list[str], version: str = "v1") -> Chunk:
-    return Chunk(
-        document_id=document_id,
-        source_key=f"documents/{document_id}.txt",
-        version=version,
-        title=document_id,
-        position=0,
-        text=text,
-        content_hash=text,
-        token_count=3,
-        embedding_model="m",
-        tags=tags,
-    )
+    return chunk_of(document_id, text, version=version, tags=tags)
 
 
 # Parsing and validation

@@ -16,25 +16,14 @@ from llmops.adapters.local.lancedb_index import TABLE_NAME, LanceDbVectorIndex
 from llmops.domain.models import Chunk
 from llmops.domain.sequencer import above_revisions_of, normalise_sequencer, revision
 from llmops.ports import VectorIndex
-from tests.fakes import FakeOpenSearchClient
+from tests.fakes import FakeOpenSearchClient, chunk_of
 
 OLDER, NEWER = "617F08299329D101", "617F08299329D10301"
 QUERY = np.array([1.0, 0.0], dtype=np.float32)
 
 
 def _chunk(document_id: str, text: str, written: str) -> Chunk:
-    return Chunk(
-        document_id=document_id,
-        source_key=f"documents/{document_id}.txt",
-        version="v",
-        title=document_id,
-        position=0,
-        text=text,
-        content_hash=text,
-        token_count=2,
-        embedding_model="m",
-        revision=written,
-    )
+    return chunk_of(document_id, text, version="v", token_count=2, revision=written)
 
 
 def _write(index: VectorIndex, document_id: str, text: str, written: str) -> None:

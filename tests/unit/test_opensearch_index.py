@@ -6,22 +6,12 @@ import pytest
 from llmops.adapters.aws.opensearch_index import OpenSearchVectorIndex, index_body
 from llmops.domain.models import Chunk
 from llmops.domain.sequencer import revision
-from tests.fakes import FakeOpenSearchClient
+from tests.fakes import FakeOpenSearchClient, chunk_of
 
 
 def _chunk(document_id: str, version: str, position: int, text: str) -> Chunk:
-    return Chunk(
-        document_id=document_id,
-        source_key=f"documents/{document_id}.txt",
-        version=version,
-        title=document_id,
-        position=position,
-        text=text,
-        content_hash=text,
-        token_count=3,
-        embedding_model="m",
-        revision=revision(None, int(version.removeprefix("v"))),  # v2's write comes after v1's
-    )
+    written = revision(None, int(version.removeprefix("v")))  # v2's write comes after v1's
+    return chunk_of(document_id, text, version=version, position=position, revision=written)
 
 
 @pytest.fixture
