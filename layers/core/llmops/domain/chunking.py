@@ -6,7 +6,7 @@ import hashlib
 import json
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from semantic_text_splitter import MarkdownSplitter, TextSplitter
@@ -46,19 +46,22 @@ def _lowercasing_twin(tokenizer: Tokenizer) -> Tokenizer | None:
     return twin
 
 
-@dataclass(frozen=True)
 class _Splitters:
-    tokenizer: Tokenizer
-    text: TextSplitter
-    markdown: MarkdownSplitter
+    """The text and Markdown splitters sized by one tokenizer, each made on first use: making one takes about 30 ms,
+    which a function's cold start need not pay for a kind of document it may never see."""
 
-    @classmethod
-    def sized_by(cls, tokenizer: Tokenizer, capacity: int, overlap: int) -> _Splitters:
-        return cls(
-            tokenizer=tokenizer,
-            text=TextSplitter.from_huggingface_tokenizer(tokenizer, capacity, overlap=overlap),
-            markdown=MarkdownSplitter.from_huggingface_tokenizer(tokenizer, capacity, overlap=overlap),
-        )
+    def __init__(self, tokenizer: Tokenizer, capacity: int, overlap: int) -> None:
+        self.tokenizer = tokenizer
+        self._capacity = capacity
+        self._overlap = overlap
+
+    @cached_property
+    def text(self) -> TextSplitter:
+        return TextSplitter.from_huggingface_tokenizer(self.tokenizer, self._capacity, overlap=self._overlap)
+
+    @cached_property
+    def markdown(self) -> MarkdownSplitter:
+        return MarkdownSplitter.from_huggingface_tokenizer(self.tokenizer, self._capacity, overlap=self._overlap)
 
 
 class Chunker:
@@ -69,12 +72,16 @@ class Chunker:
         self.signature = f"semantic-text-splitter/{max_tokens}/{overlap_tokens}"
         capacity = max_tokens - _SPECIAL_TOKENS
         overlap = min(overlap_tokens, capacity // 2)
-        self._full = _Splitters.sized_by(tokenizer, capacity, overlap)
-        # Text whose every character the full normalizer only lowercases is split and counted by the lighter twin.
-        twin = _lowercasing_twin(tokenizer)
-        self._light = _Splitters.sized_by(twin, capacity, overlap) if twin is not None else None
+        self._capacity, self._overlap = capacity, overlap
+        self._full = _Splitters(tokenizer, capacity, overlap)
         self._normalizer: Normalizer | None = tokenizer.normalizer
         self._only_lowercased: dict[str, bool] = {}  # per character, as text comes
+
+    @cached_property
+    def _light(self) -> _Splitters | None:
+        """Splitters for text whose every character the full normalizer only lowercases: the lighter twin."""
+        twin = _lowercasing_twin(self._full.tokenizer)
+        return _Splitters(twin, self._capacity, self._overlap) if twin is not None else None
 
     def chunk(
         self,
@@ -123,8 +130,8 @@ class Chunker:
                     yield section, text, splitters.tokenizer
 
     def _splitters_for(self, text: str) -> _Splitters:
-        if self._light is not None and all(self._lowercase_only(character) for character in set(text)):
-            return self._light
+        if all(self._lowercase_only(character) for character in set(text)) and (light := self._light) is not None:
+            return light
         return self._full
 
     def _lowercase_only(self, character: str) -> bool:
