@@ -23,6 +23,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bench.ingest.corpus import CorpusDocument, DiskObjectStore, document_ref
+from bench.ingest.report import NO_TOKENS, TokenCount
+from llmops.adapters.embedding.onnx_minilm import MAX_SEQUENCE_TOKENS
 from llmops.adapters.local.lancedb_index import TABLE_NAME, LanceDbVectorIndex
 from llmops.domain.chunking import Chunker
 from llmops.domain.extraction import extract
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
+# Word pieces all-MiniLM-L6-v2 reads of one text, [CLS] and [SEP] aside: the ONNX embedder's window for (a) and
+# (b); the set-up checks that sentence-transformers' max_seq_length for (c) is the same.
+MODEL_WINDOW = MAX_SEQUENCE_TOKENS - 2
 NAIVE_CHUNK_SIZE = 1000
 NAIVE_CHUNK_OVERLAP = 200
 NAIVE_ROWS_PER_ADD = 2
@@ -237,8 +242,9 @@ def chunk_texts(documents: list[CorpusDocument], chunker: Chunker) -> tuple[dict
     return texts, characters
 
 
-def word_pieces(tokenizer: Tokenizer, texts: Sequence[str]) -> list[int]:
-    """MiniLM word pieces of each text, without [CLS]/[SEP] and without truncation: one count for all three."""
+def word_pieces(tokenizer: Tokenizer, texts: Sequence[str]) -> TokenCount:
+    """One count for all three pipelines, by the same tokenizer."""
     if not texts:
-        return []
-    return [len(encoding.ids) for encoding in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        return NO_TOKENS
+    counts = [len(encoding.ids) for encoding in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+    return TokenCount(handed_in=sum(counts), embedded=sum(min(count, MODEL_WINDOW) for count in counts))

@@ -16,11 +16,31 @@ LABELS = {
 TARGETS = {MODEL: 0.8, NAIVE: 3.0}
 
 
+@dataclass(frozen=True)
+class TokenCount:
+    """MiniLM word pieces, [CLS] and [SEP] aside: of the texts handed to an embedder, and of those the ones its
+    model read. Both models read at most 254 pieces of a text (pipelines.MODEL_WINDOW) and drop the rest without a
+    word, so tokens/s counts what was embedded: counting the dropped pieces would reward losing text."""
+
+    handed_in: int
+    embedded: int
+
+    def __add__(self, other: TokenCount) -> TokenCount:
+        return TokenCount(self.handed_in + other.handed_in, self.embedded + other.embedded)
+
+    @property
+    def truncated(self) -> int:
+        return self.handed_in - self.embedded
+
+
+NO_TOKENS = TokenCount(0, 0)
+
+
 @dataclass
 class PipelineFigures:
     documents: int
     chunks: int
-    tokens: int
+    tokens: TokenCount
     seconds: list[float] = field(default_factory=list)  # one total per repeat
     writes: list[int] = field(default_factory=list)
     stages: list[dict[str, float]] = field(default_factory=list)
@@ -41,7 +61,11 @@ class PipelineFigures:
 
     @property
     def tokens_per_second(self) -> float:
-        return self.tokens / self.median_seconds
+        return self.tokens.embedded / self.median_seconds
+
+    @property
+    def handed_in_tokens_per_second(self) -> float:
+        return self.tokens.handed_in / self.median_seconds
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +73,7 @@ class PipelineFigures:
             "median_seconds": self.median_seconds,
             "documents_per_second": self.documents_per_second,
             "tokens_per_second": self.tokens_per_second,
+            "handed_in_tokens_per_second": self.handed_in_tokens_per_second,
         }
 
 
@@ -62,6 +87,7 @@ class Ratio:
     tokens_per_second: float
     block_median: float
     target: float
+    handed_in_tokens_per_second: float  # shown, not judged: credits the other pipeline with text it dropped
     per_repeat_tokens_per_second: list[float] = field(default_factory=list)
 
     @property
@@ -76,7 +102,8 @@ def ratios(figures: dict[str, PipelineFigures], block_ratios: dict[str, list[flo
     for other, target in TARGETS.items():
         theirs = figures[other]
         documents = [t / o for o, t in zip(ours.seconds, theirs.seconds, strict=True)]  # the same documents
-        tokens = [ratio * ours.tokens / theirs.tokens for ratio in documents]
+        tokens = [ratio * ours.tokens.embedded / theirs.tokens.embedded for ratio in documents]
+        handed_in = [ratio * ours.tokens.handed_in / theirs.tokens.handed_in for ratio in documents]
         results.append(
             Ratio(
                 other=other,
@@ -84,6 +111,7 @@ def ratios(figures: dict[str, PipelineFigures], block_ratios: dict[str, list[flo
                 tokens_per_second=statistics.median(tokens),
                 block_median=statistics.median(block_ratios[other]),
                 target=target,
+                handed_in_tokens_per_second=statistics.median(handed_in),
                 per_repeat_tokens_per_second=tokens,
             )
         )
@@ -105,24 +133,28 @@ def markdown(summary: dict[str, Any], figures: dict[str, PipelineFigures], resul
         f"### Ingestion benchmark: {corpus['documents']} documents, {corpus['html_mb']:.2f} MB of HTML "
         f"({corpus['text_mb']:.2f} MB of extracted text), median of {repeats} repeat(s)",
         "",
-        "| pipeline | documents | chunks | tokens | seconds | documents/s | tokens/s | store write calls |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| pipeline | documents | chunks | tokens embedded | tokens cut off | seconds | documents/s | tokens/s "
+        "| store write calls |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, figure in figures.items():
         lines.append(
-            f"| {LABELS[name]} | {figure.documents} | {figure.chunks} | {figure.tokens:,} | "
+            f"| {LABELS[name]} | {figure.documents} | {figure.chunks} | {figure.tokens.embedded:,} | "
+            f"{figure.tokens.truncated:,} | "
             f"{figure.median_seconds:.1f} | {figure.documents_per_second:.3f} | {figure.tokens_per_second:,.0f} | "
             f"{statistics.median(figure.writes):.0f} |"
         )
     lines += [
         "",
-        "| ratio, median over repeats | documents/s | tokens/s | tokens/s, median over blocks | target | result |",
-        "|---|---:|---:|---:|---:|---|",
+        "| ratio, median over repeats | documents/s | tokens/s | tokens/s, median over blocks | target | result "
+        "| tokens/s counting cut-off tokens (not judged) |",
+        "|---|---:|---:|---:|---:|---|---:|",
     ]
     for ratio in results:
         lines.append(
             f"| (a)/{LABELS[ratio.other][:3]} | {ratio.documents_per_second:.2f} | {ratio.tokens_per_second:.2f} | "
-            f"{ratio.block_median:.2f} | ≥ {ratio.target:g} | {'PASS' if ratio.passed else 'FAIL'} |"
+            f"{ratio.block_median:.2f} | ≥ {ratio.target:g} | {'PASS' if ratio.passed else 'FAIL'} | "
+            f"{ratio.handed_in_tokens_per_second:.2f} |"
         )
     lines += [
         "",
@@ -131,8 +163,10 @@ def markdown(summary: dict[str, Any], figures: dict[str, PipelineFigures], resul
         "- store write calls: commits to the LanceDB table (table versions): (a) one add() per document, a delete() "
         "only where older chunks of the document exist (none here: every document is new), its table's creation "
         "and index upkeep; (c) one add() per 2 chunks.",
-        f"- tokens: MiniLM word pieces of every text handed to the embedder, without [CLS]/[SEP], untruncated; "
-        f"(c) loses {summary['naive_truncated_tokens']:,} of its tokens to the model's 256-piece window.",
+        "- tokens: MiniLM word pieces, without [CLS]/[SEP], that the model read: of every text handed to the "
+        "embedder, at most the 254 its 256-piece window holds. The rest of a longer text is cut off without a word, "
+        "so it counts as neither work nor throughput; (a)'s chunks are sized to the window and lose none. The last "
+        "column of the ratios also counts the cut-off pieces, for comparison with runs before this count.",
         "- where the time goes, median repeat: (a) "
         + _stages(figures[OURS], "read + extract + split/chunk not overlapped with embedding")
         + f"; (c) {_stages(figures[NAIVE], 'read + extract + split/chunk')}.",

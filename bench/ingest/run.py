@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.ingest.corpus import DEFAULT_CORPUS_DIR, CorpusDocument, CorpusMissing, select_corpus
-from bench.ingest.report import MODEL, NAIVE, OURS, PipelineFigures, markdown, ratios
+from bench.ingest.report import MODEL, NAIVE, NO_TOKENS, OURS, PipelineFigures, TokenCount, markdown, ratios
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 WARM_UP_DOCUMENTS = 2
-MODEL_WINDOW = 256 - 2  # word pieces sentence-transformers keeps of a text, [CLS] and [SEP] aside
 PACKAGES = ("onnxruntime", "tokenizers", "torch", "sentence-transformers", "langchain-text-splitters", "lancedb")
 T = TypeVar("T")
 
@@ -125,14 +124,14 @@ class Bench:
     chunker: Chunker
     limits: IngestionLimits
     chunk_texts: dict[str, list[str]]  # what (a) embeds, per document; (b) embeds exactly this
-    chunk_tokens: dict[str, int]
+    chunk_tokens: dict[str, TokenCount]
     chunk_settings: dict[str, int]
     batch_size: int  # documents per ingest invocation; the unit the three pipelines take turns by
 
-    def word_pieces(self, texts: list[str]) -> int:
+    def word_pieces(self, texts: list[str]) -> TokenCount:
         from bench.ingest.pipelines import word_pieces
 
-        return sum(word_pieces(self.embedder.tokenizer, texts))
+        return word_pieces(self.embedder.tokenizer, texts)
 
 
 @dataclass
@@ -167,17 +166,17 @@ def _repeat(bench: Bench, number: int) -> Repeat:
                     started = time.perf_counter()
                     runners[name](batch)
                     seconds[name] += time.perf_counter() - started
-            tokens = sum(bench.chunk_tokens[document.key] for document in block)
+            tokens = sum((bench.chunk_tokens[document.key] for document in block), NO_TOKENS)
             naive_tokens = bench.word_pieces(naive.texts[naive_start:])
             block_ratios[MODEL].append(seconds[MODEL] / seconds[OURS])
-            block_ratios[NAIVE].append((tokens / seconds[OURS]) / (naive_tokens / seconds[NAIVE]))
+            block_ratios[NAIVE].append((tokens.embedded / seconds[OURS]) / (naive_tokens.embedded / seconds[NAIVE]))
             block_log.append(
                 {
                     "repeat": number,
                     "block": index,
                     "documents": [document.key for document in block],
                     "seconds": seconds,
-                    "tokens": {OURS: tokens, MODEL: tokens, NAIVE: naive_tokens},
+                    "tokens": {OURS: vars(tokens), MODEL: vars(tokens), NAIVE: vars(naive_tokens)},
                 }
             )
             for name in names:
@@ -219,7 +218,7 @@ def _onnx_embedder(settings: Settings) -> OnnxMiniLmEmbedder:
 
 
 def _set_up(documents: list[CorpusDocument], blocks: int, precision: str) -> tuple[Bench, int]:
-    from bench.ingest.pipelines import ModelOnly, NaivePipeline, OurPipeline, chunk_texts, word_pieces
+    from bench.ingest.pipelines import MODEL_WINDOW, ModelOnly, NaivePipeline, OurPipeline, chunk_texts, word_pieces
     from llmops.adapters.model_files import packaged_file
     from llmops.composition import build_chunker, ingestion_limits
     from llmops.settings import Settings
@@ -234,6 +233,8 @@ def _set_up(documents: list[CorpusDocument], blocks: int, precision: str) -> tup
     settings = Settings(EMBEDDING_PROVIDER="onnx", EMBEDDING_PRECISION=precision)
     embedder = _timed(f"load the ONNX embedder ({precision})", lambda: _onnx_embedder(settings))
     sentence_model = _timed("load the sentence-transformers model", load_sentence_transformer)
+    if sentence_model.max_seq_length != MODEL_WINDOW + 2:  # tokens/s counts at most MODEL_WINDOW pieces a text
+        raise SystemExit(f"(c)'s window is {sentence_model.max_seq_length} word pieces, not {MODEL_WINDOW + 2}")
     chunker = build_chunker(settings, embedder)
     print(f"  chunks of {settings.chunk_max_tokens} tokens, {settings.chunk_overlap_tokens} overlapping", flush=True)
     batch_size = _ingest_batch_size()
@@ -248,7 +249,7 @@ def _set_up(documents: list[CorpusDocument], blocks: int, precision: str) -> tup
         chunker=chunker,
         limits=limits,
         chunk_texts=texts,
-        chunk_tokens={key: sum(word_pieces(embedder.tokenizer, chunks)) for key, chunks in texts.items()},
+        chunk_tokens={key: word_pieces(embedder.tokenizer, chunks) for key, chunks in texts.items()},
         chunk_settings={"max_tokens": settings.chunk_max_tokens, "overlap_tokens": settings.chunk_overlap_tokens},
         batch_size=batch_size,
     )
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
     naive_texts = repeats[0].naive_texts
     chunks = sum(len(texts) for texts in bench.chunk_texts.values())
-    tokens = sum(bench.chunk_tokens.values())
+    tokens = sum(bench.chunk_tokens.values(), NO_TOKENS)
     figures = {
         OURS: PipelineFigures(len(documents), chunks, tokens),
         MODEL: PipelineFigures(len(documents), chunks, tokens),
@@ -298,8 +299,6 @@ def main(argv: list[str] | None = None) -> int:
             figure.writes.append(repeat.writes[name])
             figure.stages.append(repeat.stages[name])
     block_ratios = {name: [r for repeat in repeats for r in repeat.block_ratios[name]] for name in (MODEL, NAIVE)}
-
-    from bench.ingest.pipelines import word_pieces
 
     summary: dict[str, Any] = {
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -318,9 +317,6 @@ def main(argv: list[str] | None = None) -> int:
             "embedder": bench.embedder.model_id,
             "batch_size": bench.batch_size,
         },
-        "naive_truncated_tokens": sum(
-            max(0, count - MODEL_WINDOW) for count in word_pieces(bench.embedder.tokenizer, naive_texts)
-        ),
         "machine": {
             "cpus": os.cpu_count(),
             "cpu_model": _cpu_model(),

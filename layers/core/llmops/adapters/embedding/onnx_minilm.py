@@ -15,7 +15,7 @@ from tokenizers import Encoding, Tokenizer
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"  # the packaged file: int8 weights, float32 products
 INT8_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8-fused"  # int8 products (quantization.py)
-MAX_SEQUENCE_TOKENS = 256  # the model's trained window; longer input is truncated, never silently mis-embedded
+MAX_SEQUENCE_TOKENS = 256  # sentence-transformers' max_seq_length for this model; longer input is truncated
 DIMENSION = 384
 # Tokens per batch, padding included: on one core, a batch of one 250-token chunk runs 15% faster per token than a
 # batch of 32 (its attention stays in cache), while short texts still gain from batching a few together.
