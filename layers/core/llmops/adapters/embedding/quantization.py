@@ -12,7 +12,7 @@ per machine, following onnxruntime's documented path for BERT models:
 3. quantize every weight product dynamically with int8 weights and one scale per output channel, so `Attention`
    becomes `QAttention` and the products run as int8 (VNNI on current x86 CPUs).
 
-In the ingestion benchmark (bench/ingest) the model alone embeds 2.6 times as fast as the float32 one, where
+In the ingestion benchmark (bench/ingest) the model alone embeds about 2.5 times as fast as the float32 one, where
 quantizing the packaged graph as it is gave 1.9 times; its vectors keep a mean cosine similarity of 0.995 to
 sentence-transformers' own (bench/embedding_fidelity.py). Scales per tensor cost too much fidelity (mean 0.94, an
 ad-hoc measurement).
