@@ -50,18 +50,46 @@ class BenchmarkError(RuntimeError):
 
 
 class StageClock:
-    """Seconds spent per named stage; what is left of a pipeline's time is reading, extraction and chunking."""
+    """When each named stage ran; what is left of a pipeline's time is reading, extraction and chunking.
 
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
+    Stages may run on several threads at once ((a) embeds the next document in the background while it writes the
+    current one), so each stage is credited only with the time in which none of the stages named before it ran:
+    the figures add up to the time in which any stage ran, and never to more than the pipeline's own time.
+    """
+
+    def __init__(self, *stages: str) -> None:
+        self._stages = stages
+        self._intervals: dict[str, list[tuple[float, float]]] = defaultdict(list)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        if name not in self._stages:
+            raise ValueError(f"unknown stage {name!r}")
         started = time.perf_counter()
         try:
             yield
         finally:
-            self.seconds[name] += time.perf_counter() - started
+            self._intervals[name].append((started, time.perf_counter()))
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        seconds: dict[str, float] = {}
+        covered: list[tuple[float, float]] = []
+        for name in self._stages:
+            before = _covered_seconds(covered)
+            covered += self._intervals[name]
+            seconds[name] = _covered_seconds(covered) - before
+        return seconds
+
+
+def _covered_seconds(intervals: list[tuple[float, float]]) -> float:
+    """The length of the union of the intervals."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 class NullRegistry:
@@ -160,7 +188,7 @@ class OurPipeline:
         documents: list[CorpusDocument],
         store_dir: Path,
     ) -> None:
-        self.clock = StageClock()
+        self.clock = StageClock("embed", "store")
         self.store_dir = store_dir
         self.embedder = ClockedEmbedder(embedder, self.clock)
         self._service = IngestionService(
@@ -173,8 +201,8 @@ class OurPipeline:
         )
 
     def run(self, documents: list[CorpusDocument]) -> None:
-        """One batch, as the ingest function takes an SQS batch: the next document is prefetched (read, extracted
-        and chunked in the background) while the current one is embedded."""
+        """One batch, as the ingest function takes an SQS batch: the next document is prefetched (read, extracted,
+        chunked and embedded in the background) while the current one is embedded and written."""
         refs = [document_ref(document) for document in documents]
         for position, (document, ref) in enumerate(zip(documents, refs, strict=True)):
             if position + 1 < len(refs):
@@ -200,7 +228,7 @@ class NaivePipeline:
     def __init__(self, model: SentenceTransformer, store_dir: Path) -> None:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        self.clock = StageClock()
+        self.clock = StageClock("embed", "store")
         self.store_dir = store_dir
         self.texts: list[str] = []
         self._model = model

@@ -167,8 +167,9 @@ def markdown(summary: dict[str, Any], figures: dict[str, PipelineFigures], resul
         "embedder, at most the 254 its 256-piece window holds. The rest of a longer text is cut off without a word, "
         "so it counts as neither work nor throughput; (a)'s chunks are sized to the window and lose none. The last "
         "column of the ratios also counts the cut-off pieces, for comparison with runs before this count.",
-        "- where the time goes, median repeat: (a) "
-        + _stages(figures[OURS], "read + extract + split/chunk not overlapped with embedding")
+        "- where the time goes, median repeat (store counts only writes while nothing was being embedded, as (a) "
+        "embeds the next document in the background while it writes the current one): (a) "
+        + _stages(figures[OURS], "read + extract + split/chunk overlapped with neither")
         + f"; (c) {_stages(figures[NAIVE], 'read + extract + split/chunk')}.",
         f"- the three take the corpus in batches of {summary['settings']['batch_size']} documents (the ingest "
         "function's SQS BatchSize in template.yaml), side by side, the order rotating from one batch to the next "

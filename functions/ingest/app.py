@@ -145,7 +145,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     following = dict(zip(uploads, list(uploads.values())[1:], strict=False))
 
     def handle(record: SQSRecord) -> dict[str, Any]:
-        # The next upload is read, extracted and chunked in the background while this record is processed.
+        # The next upload is read, extracted, chunked and embedded in the background while this record is processed.
         if (upcoming := following.get(record.message_id)) is not None:
             ingestion_service().prefetch(upcoming)
         return handle_record(record)

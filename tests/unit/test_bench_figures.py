@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.ingest.pipelines import MODEL_WINDOW, word_pieces
+from bench.ingest.pipelines import MODEL_WINDOW, StageClock, word_pieces
 from bench.ingest.report import MODEL, NAIVE, OURS, PipelineFigures, TokenCount, ratios
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 
@@ -50,3 +50,18 @@ def test_a_ratio_passes_only_when_its_block_median_also_reaches_the_target(block
     naive = next(r for r in ratios(figures, {MODEL: [1.0], NAIVE: [block_ratio]}) if r.other == NAIVE)
 
     assert naive.passed is (block_ratio >= 3.0)
+
+
+def test_stage_times_overlapping_across_threads_are_not_counted_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = StageClock("embed", "store")
+    # Embedding runs from 0 to 5, with a second call from 1 to 3 (as from the prefetch thread); the write runs
+    # from 4 to 6, its first second while embedding still ran.
+    ticks = iter([0.0, 1.0, 3.0, 5.0, 4.0, 6.0])
+    monkeypatch.setattr("bench.ingest.pipelines.time.perf_counter", lambda: next(ticks))
+
+    with clock.stage("embed"), clock.stage("embed"):
+        pass
+    with clock.stage("store"):
+        pass
+
+    assert clock.seconds == {"embed": 5.0, "store": 1.0}

@@ -1,16 +1,21 @@
-"""IngestionService.prefetch: a batch's next document is read, extracted and chunked in the background, and ingest
-takes that work only for the same version, with the same result as without it."""
+"""IngestionService.prefetch: a batch's next document is read, extracted, chunked and embedded in the background, and
+ingest takes that work only for the same version, with the same result as without it."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
 
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.chunking import Chunker
 from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentStatus
-from llmops.ports import RecordUpdate, StoredObject
+from llmops.ports import Embedder, RecordUpdate, StoredObject
 from tests.fakes import FakeDocumentRegistry, FakeObjectStore, FakeVectorIndex
 
 BUCKET = "docs"
@@ -32,6 +37,23 @@ class _WatchedStore(FakeObjectStore):
             self._failures -= 1
             raise ConnectionError("S3 reset the connection")
         return super().get(ref)
+
+
+class _WatchedEmbedder:
+    """The real embedder, noting the thread of each embed() call and failing the first `failures` calls."""
+
+    def __init__(self, inner: OnnxMiniLmEmbedder, failures: int = 0) -> None:
+        self._inner = inner
+        self._failures = failures
+        self.model_id, self.dimension, self.tokenizer = inner.model_id, inner.dimension, inner.tokenizer
+        self.threads: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.threads.append(threading.current_thread().name)
+        if self._failures:
+            self._failures -= 1
+            raise RuntimeError("the embedding endpoint timed out")
+        return self._inner.embed(texts)
 
 
 class _MainThreadRegistry(FakeDocumentRegistry):
@@ -66,12 +88,15 @@ class _SignallingChunker(Chunker):
 
 
 def _service(
-    embedder: OnnxMiniLmEmbedder, store: FakeObjectStore, max_bytes: int = 10_000_000
+    embedder: OnnxMiniLmEmbedder,
+    store: FakeObjectStore,
+    max_bytes: int = 10_000_000,
+    embedding: Embedder | None = None,  # what the service embeds with, when not `embedder` itself
 ) -> tuple[IngestionService, FakeVectorIndex, _MainThreadRegistry, _SignallingChunker]:
     index, registry, chunker = FakeVectorIndex(), _MainThreadRegistry(), _SignallingChunker(embedder)
     service = IngestionService(
         store=store,
-        embedder=embedder,
+        embedder=embedding or embedder,
         index=index,
         registry=registry,
         chunker=chunker,
@@ -109,6 +134,53 @@ def test_a_prefetched_document_is_prepared_in_the_background_and_indexed_as_it_w
     assert record is not None and record.revision
     assert {chunk.revision for chunk, _ in index.rows} == {record.revision}  # stamped by the run that took them
     assert [status for _, status, _ in registry.history] == [DocumentStatus.PROCESSING, DocumentStatus.INDEXED]
+
+
+def test_a_prefetched_document_is_embedded_in_the_background_and_not_again_by_ingest(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    watched = _WatchedEmbedder(embedder)
+    service, index, _, _ = _service(embedder, FakeObjectStore({KEY: TEXT}), embedding=watched)
+    plain, plain_index, _, _ = _service(embedder, FakeObjectStore({KEY: TEXT}))
+
+    service.prefetch(_ref("v1"))
+    service.ingest(_ref("v1"))
+    plain.ingest(_ref("v1"))
+
+    assert watched.threads == ["ingest-prefetch"]
+    ahead = {chunk.position: vector for chunk, vector in index.rows}
+    inline = {chunk.position: vector for chunk, vector in plain_index.rows}
+    assert ahead.keys() == inline.keys()
+    assert all(np.allclose(ahead[position], inline[position], atol=1e-6) for position in inline)
+
+
+def test_a_failed_embedding_ahead_is_done_again_by_ingest_from_the_prefetched_chunks(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    watched = _WatchedEmbedder(embedder, failures=1)
+    service, index, _, chunker = _service(embedder, FakeObjectStore({KEY: TEXT}), embedding=watched)
+
+    service.prefetch(_ref("v1"))
+    result = service.ingest(_ref("v1"))
+
+    assert result.status is DocumentStatus.INDEXED
+    assert watched.threads == ["ingest-prefetch", "MainThread"]
+    assert chunker.runs == 1  # the chunks made ahead were kept
+    assert len(index.rows) == result.chunk_count > 2
+
+
+def test_an_embedding_error_is_met_by_ingest_as_without_prefetch(embedder: OnnxMiniLmEmbedder) -> None:
+    watched = _WatchedEmbedder(embedder, failures=2)  # ahead, then again in ingest
+    service, index, registry, _ = _service(embedder, FakeObjectStore({KEY: TEXT}), embedding=watched)
+
+    service.prefetch(_ref("v1"))
+    with pytest.raises(RuntimeError, match="timed out"):  # raised again, for the message to be retried
+        service.ingest(_ref("v1"))
+
+    record = registry.get(_ref("v1").document_id)
+    assert record is not None and record.status is DocumentStatus.FAILED
+    assert "will retry" in (record.reason or "") and "timed out" in (record.reason or "")
+    assert index.rows == []
 
 
 def test_a_batch_prefetching_each_next_document_reads_all_but_the_first_in_the_background(

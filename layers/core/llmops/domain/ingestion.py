@@ -16,9 +16,9 @@ because a newer change was recorded meanwhile removes them. An identical re-uplo
 indexed; after recording, it checks that they are still the recorded ones, and indexes its content again if a run
 for an older, changed upload replaced them in between.
 
-A batch's next document can be read, extracted and chunked in the background while the current one is embedded
-(`prefetch`): that work has no side effects, and `ingest` takes it only for the very same version, deciding
-everything else (stale, unchanged, failed) as it would without it.
+A batch's next document can be read, extracted, chunked and embedded in the background while the current one is
+embedded and written (`prefetch`): that work has no side effects, and `ingest` takes it only for the very same
+version, deciding everything else (stale, unchanged, failed) as it would without it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TypeGuard
 
+import numpy as np
 from aws_lambda_powertools import Logger
+from numpy.typing import NDArray
 
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import DocumentNotFound, DocumentRejected, DocumentTooLarge, SupersededChange
@@ -58,12 +60,14 @@ class _Outcome:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A document version read and, unless its content matched the registry's record, extracted and chunked (its
-    chunks carry no revision yet: the run that takes them stamps its own)."""
+    """A document version read and, unless its content matched the registry's record, extracted, chunked and
+    embedded (its chunks carry no revision yet: the run that takes them stamps its own). `vectors` is None when
+    embedding failed: ingest then embeds the chunks itself and meets the error where it would without prefetch."""
 
     stored: StoredObject
     content_hash: str
     chunks: list[Chunk] | None
+    vectors: NDArray[np.float32] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,17 +98,18 @@ class IngestionService:
         self._prefetched: dict[DocumentRef, Future[_Prepared]] = {}  # oldest first
 
     def prefetch(self, ref: DocumentRef) -> None:
-        """Start reading, extracting and chunking `ref` on a background thread, for an `ingest` call to come: a
-        batch's next document is prepared while the current one is embedded, which on two cores takes most of the
-        extraction and chunking time off the batch (bench/ingest).
+        """Start reading, extracting, chunking and embedding `ref` on a background thread, for an `ingest` call to
+        come: a batch's next document is prepared while the current one is embedded and written. On two cores this
+        takes most of the extraction and chunking time off the batch, and keeps both cores embedding while a
+        document's last chunks are embedded and its chunks are written (bench/ingest).
 
         Nothing is recorded or indexed ahead of `ingest`, which takes the work only for the same version and
         otherwise does it itself, as it does when the prefetch failed. A change the registry shows as overtaken is
         not prefetched, and content matching the registry's record is read but not extracted, as ingest will reuse
         its chunks. At most two documents are held prefetched (a batch calls this for the next document before
         ingesting the current one, whose own prefetch is still waiting); a further call drops the oldest that ingest
-        did not take. The registry is read here, on the caller's thread; only the object store is used from the
-        background.
+        did not take. The registry is read here, on the caller's thread; only the object store and the embedder
+        (whose cache, if any, is a thread-safe client) are used from the background.
         """
         previous = self._registry.get(ref.document_id)
         if previous is not None and is_older(ref.sequencer, previous.sequencer):
@@ -299,11 +304,14 @@ class IngestionService:
                 tags=stored.tags,
                 revision=previous.revision,
             )
+        vectors = None
         if prepared is not None and prepared.chunks is not None:
             chunks = [chunk.model_copy(update={"revision": write}) for chunk in prepared.chunks]
+            vectors = prepared.vectors
         else:
             chunks = self._chunk(ref, stored, write)
-        vectors = self._embedder.embed([chunk.text for chunk in chunks])
+        if vectors is None:
+            vectors = self._embedder.embed([chunk.text for chunk in chunks])
         self._ensure_index()
         # Added beside the chunks already there; the older ones go once this change is recorded (see ingest).
         self._index.add_chunks(chunks, vectors)
@@ -343,12 +351,19 @@ class IngestionService:
         )
 
     def _prepare(self, ref: DocumentRef, previous: DocumentRecord | None) -> _Prepared:
-        """The prefetch thread's work: read, and unless the content is indexed as it is, extract and chunk."""
+        """The prefetch thread's work: read, and unless the content is indexed as it is, extract, chunk and embed."""
         self._check_size(ref)
         stored = self._store.get(ref)
         digest = hashlib.sha256(stored.body).hexdigest()
-        chunks = None if self._indexed_as_is(previous, digest, stored.tags) else self._chunk(ref, stored, "")
-        return _Prepared(stored=stored, content_hash=digest, chunks=chunks)
+        if self._indexed_as_is(previous, digest, stored.tags):
+            return _Prepared(stored=stored, content_hash=digest, chunks=None)
+        chunks = self._chunk(ref, stored, "")
+        try:
+            vectors = self._embedder.embed([chunk.text for chunk in chunks])
+        except Exception:  # ingest embeds again, and reports any error as it would without prefetch
+            logger.info("Embedding ahead failed; ingest will embed", extra={"key": ref.key}, exc_info=True)
+            vectors = None
+        return _Prepared(stored=stored, content_hash=digest, chunks=chunks, vectors=vectors)
 
     def _take_prefetched(self, ref: DocumentRef) -> _Prepared | None:
         """The prefetched work for this very version, waiting for it if need be; None if there is none or it failed
