@@ -288,12 +288,7 @@ class IngestionService:
 
     def _index_document(self, ref: DocumentRef, previous: DocumentRecord | None, attempt: int, write: str) -> _Outcome:
         prepared = self._take_prefetched(ref)
-        if prepared is None:
-            self._check_size(ref)
-            stored = self._store.get(ref)
-            digest = hashlib.sha256(stored.body).hexdigest()
-        else:
-            stored, digest = prepared.stored, prepared.content_hash
+        stored, digest = (prepared.stored, prepared.content_hash) if prepared is not None else self._read(ref)
         self._registry.record(ref, DocumentStatus.PROCESSING, RecordUpdate(attempts=attempt))
         if self._indexed_as_is(previous, digest, stored.tags):
             self._ensure_index()
@@ -330,12 +325,15 @@ class IngestionService:
         target.replace_document(ref.document_id, chunks, self._embedder.embed([chunk.text for chunk in chunks]))
         return len(chunks)
 
-    def _check_size(self, ref: DocumentRef) -> None:
+    def _read(self, ref: DocumentRef) -> tuple[StoredObject, str]:
+        """The object and the sha256 of its bytes; an object over the size limit is refused before it is read."""
         size = ref.size if ref.size is not None else self._store.head_size(ref)
         if size > self._limits.max_object_bytes:
             raise DocumentTooLarge(
                 f"{ref.key} is {size} bytes, over the limit of {self._limits.max_object_bytes} (MAX_OBJECT_BYTES)"
             )
+        stored = self._store.get(ref)
+        return stored, hashlib.sha256(stored.body).hexdigest()
 
     def _indexed_as_is(
         self, previous: DocumentRecord | None, digest: str, tags: tuple[str, ...]
@@ -352,9 +350,7 @@ class IngestionService:
 
     def _prepare(self, ref: DocumentRef, previous: DocumentRecord | None) -> _Prepared:
         """The prefetch thread's work: read, and unless the content is indexed as it is, extract, chunk and embed."""
-        self._check_size(ref)
-        stored = self._store.get(ref)
-        digest = hashlib.sha256(stored.body).hexdigest()
+        stored, digest = self._read(ref)
         if self._indexed_as_is(previous, digest, stored.tags):
             return _Prepared(stored=stored, content_hash=digest, chunks=None)
         chunks = self._chunk(ref, stored, "")
