@@ -22,6 +22,7 @@ from llmops.domain.models import (
     TextMatch,
     Usage,
 )
+from llmops.domain.sequencer import single_revision
 from llmops.ports import Generation, GenerationRequest, Page, RecordUpdate, StoredObject
 
 
@@ -88,8 +89,6 @@ class FakeVectorIndex:
         self.rows.extend(zip(chunks, vectors, strict=True))
 
     def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
-        from llmops.domain.sequencer import single_revision
-
         before = single_revision(chunks)
         self.add_chunks(chunks, vectors)
         self._remove(document_id, before, None, None)

@@ -42,7 +42,7 @@ def _lowercasing_twin(tokenizer: Tokenizer) -> Tokenizer | None:
     if not normalizer.get("lowercase"):
         return None
     twin = Tokenizer.from_str(tokenizer.to_str())
-    twin.normalizer = normalizers.Lowercase()
+    twin.normalizer = _LOWERCASE
     return twin
 
 

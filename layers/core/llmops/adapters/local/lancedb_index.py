@@ -143,8 +143,9 @@ class LanceDbVectorIndex:
 
     def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
         # New chunks go in before old ones go out: a reader may briefly see both versions, never neither.
+        before = single_revision(chunks)  # checked before anything is written
         self.add_chunks(chunks, vectors)
-        self._opened().delete(_chunks_of(document_id, before=single_revision(chunks)))
+        self._opened().delete(_chunks_of(document_id, before=before))
 
     def optimize(self) -> None:
         """Fold rows added since the indexes were built into them (full-text search scans unindexed rows)."""
