@@ -469,8 +469,9 @@ def test_chunks_added_by_an_attempt_that_could_not_record_are_removed_by_its_ret
     store = FakeObjectStore({KEY: OLD_TEXT})
     service, index, _ = _service(embedder, store)
     service.ingest(_put("v1", PUT_V1))
-    service._registry = registry = _FailsOnce(DocumentStatus.INDEXED)
-    registry.records = dict(service._registry.records)
+    registry = _FailsOnce(DocumentStatus.INDEXED)
+    registry.records = dict(service._registry.records)  # v1's record carries over
+    service._registry = registry
     store.objects[KEY] = NEW_TEXT
     with pytest.raises(ConnectionError):
         service.ingest(_put("v2", PUT_V2))
