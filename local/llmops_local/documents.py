@@ -62,9 +62,7 @@ def document_record(endpoints: PlatformEndpoints, document_id: str) -> dict[str,
     dynamodb = endpoints.client("dynamodb")
     item = dynamodb.get_item(TableName=endpoints.tables["DocumentsTable"], Key={"document_id": {"S": document_id}})
     raw = item.get("Item")
-    # The embedded emulator applies an update's actions one at a time, so a read can land on the first write of a
-    # record before its status is set (DynamoDB itself updates an item atomically): that record is not there yet.
-    if raw is None or "status" not in raw:
+    if raw is None:
         return None
     return {name: next(iter(value.values())) for name, value in raw.items()}
 

@@ -6,6 +6,10 @@
   greater one than the change before, which is how ingestion orders events that arrive out of order.
 - Lambda: moto runs function code in Docker; local mode dispatches invocations (from Step Functions tasks or
   `lambda invoke`) to the in-process handlers instead.
+- DynamoDB: moto checks a write's condition and then stores the item as separate steps, and applies an update's
+  actions to the stored item one at a time, so two concurrent conditional writes can both succeed and a read can
+  see half an update. DynamoDB applies each write atomically, which the prompt catalog's version numbers and the
+  document registry's ordering rest on. The emulator answers one DynamoDB request at a time instead.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def apply() -> None:
         _patch_delete_marker_events()
         _patch_event_sequencers()
         _patch_lambda_invocation()
+        make_dynamodb_requests_atomic()
         _applied = True
 
 
@@ -127,3 +132,28 @@ def _patch_lambda_invocation() -> None:
             return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__}), True, ""
 
     LambdaFunction._invoke_lambda = invoke_in_process  # type: ignore[method-assign]
+
+
+_dynamodb_lock = threading.Lock()
+_dynamodb_atomic = False
+
+
+def make_dynamodb_requests_atomic() -> None:
+    """Each DynamoDB request, its response included, runs alone: a conditional write's check and store cannot
+    interleave with another write, and no read sees an update half applied. Idempotent; applies to the in-process
+    mock (`mock_aws`) and the threaded server alike, since both answer through the same handler."""
+    global _dynamodb_atomic
+    from moto.dynamodb.responses import DynamoHandler
+
+    with _dynamodb_lock:
+        if _dynamodb_atomic:
+            return
+        handle = DynamoHandler.call_action
+        one_at_a_time = threading.Lock()
+
+        def handle_alone(self: DynamoHandler) -> Any:
+            with one_at_a_time:
+                return handle(self)
+
+        DynamoHandler.call_action = handle_alone  # type: ignore[method-assign]
+        _dynamodb_atomic = True

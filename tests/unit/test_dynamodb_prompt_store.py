@@ -14,6 +14,7 @@ from moto import mock_aws
 from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
 from llmops.domain.errors import PromptConflict, PromptNotFound, PromptVersionExists
 from llmops.domain.prompts import PromptCatalog, PromptSpec
+from llmops_local.emulator_patches import make_dynamodb_requests_atomic
 from llmops_local.template import load_template
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
@@ -32,26 +33,10 @@ def _spec(description: str = "v1") -> PromptSpec:
     )
 
 
-def _atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto checks a write's condition and then stores the item as separate steps, so two threads can both pass
-    `attribute_not_exists` (about 1 run in 10 of the concurrent-publishers test, measured ad hoc). DynamoDB applies
-    a conditional write atomically; one lock around the emulator's writes gives the tests that guarantee."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()  # re-entrant: a transaction's writes go through the same methods
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        write = getattr(DynamoDBBackend, name)
-
-        def atomic(self: Any, *args: Any, _write: Any = write, **kwargs: Any) -> Any:
-            with lock:
-                return _write(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
-
-
 @pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    _atomic_writes(monkeypatch)
+def client() -> Iterator[Any]:
+    # DynamoDB applies a conditional write atomically; moto does not unless local mode's mend is applied.
+    make_dynamodb_requests_atomic()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         properties = TEMPLATE["Resources"][TABLE]["Properties"]
