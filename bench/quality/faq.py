@@ -48,5 +48,5 @@ def load_faq(folder: Path = FAQ_DIR) -> list[FaqPair]:
             ]
             answer = " ".join(" ".join(parts).split())
             if len(answer) >= 40:
-                pairs.append(FaqPair(page.stem, str(section.get("id", len(pairs))), question, answer))
+                pairs.append(FaqPair(page.stem, str(section.get("id") or len(pairs)), question, answer))
     return pairs
