@@ -117,8 +117,6 @@ class IngestionService:
         prepared: Future[_Prepared] = Future()
 
         def prepare() -> None:
-            if not prepared.set_running_or_notify_cancel():
-                return
             try:
                 prepared.set_result(self._prepare(ref, previous))
             except BaseException as error:  # handed to ingest, which then does the work itself
