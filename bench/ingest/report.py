@@ -173,8 +173,9 @@ def markdown(summary: dict[str, Any], figures: dict[str, PipelineFigures], resul
         + f"; (c) {_stages(figures[NAIVE], 'read + extract + split/chunk')}.",
         f"- the three take the corpus in batches of {summary['settings']['batch_size']} documents (the ingest "
         "function's SQS BatchSize in template.yaml), side by side, the order rotating from one batch to the next "
-        "with (c) first; within a batch (a) reads, extracts and chunks the next document in the background while "
-        "it embeds the current one, as the ingest function does; models are loaded and warmed up before timing; "
+        "with (c) first; within a batch (a) reads, extracts, chunks and embeds the next document in the background "
+        "while it embeds and writes the current one, as the ingest function does; models are loaded and warmed up "
+        "before timing; "
         "(b) embeds per document, as (a) does. A ratio passes only when all three of its figures reach the target.",
         f"- machine: {machine['cpus']} CPUs ({machine['cpu_model']}), load average {machine['load_before']:.2f} "
         f"before and {machine['load_after']:.2f} after; (c) runs torch's default of {machine['torch_threads']} "
