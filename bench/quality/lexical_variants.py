@@ -28,7 +28,7 @@ from bs4 import BeautifulSoup
 from numpy.typing import NDArray
 
 from bench.quality.faq import FAQ_DIR, FaqPair, load_faq
-from bench.quality.run import build_index, evaluate
+from bench.quality.measure import build_index, evaluate
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
 from llmops.composition import build_embedder

@@ -81,7 +81,9 @@ class ScoredChunk(Frozen):
     chunk: Chunk
     score: float = Field(description="Cosine similarity between the question and the chunk, -1 to 1.")
     text_score: float | None = Field(default=None, description="BM25 score, when full-text search found it.")
-    fused_score: float | None = Field(default=None, description="Reciprocal-rank fusion score, in hybrid search.")
+    fused_score: float | None = Field(
+        default=None, description="Hybrid search's fused score (SEARCH_FUSION: min-max or reciprocal rank)."
+    )
 
 
 class TextMatch(Frozen):

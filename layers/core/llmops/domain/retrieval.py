@@ -1,4 +1,5 @@
-"""Retrieval: k-NN, full-text (BM25) or both fused by weighted reciprocal rank fusion, with metadata filters.
+"""Retrieval: k-NN, full-text (BM25) or both fused (min-max normalised scores or weighted reciprocal rank fusion),
+with metadata filters.
 
 Fusion happens here, the same for OpenSearch Serverless and LanceDB; stores only answer the two kinds of search.
 Every returned chunk carries its cosine similarity to the question, which the answering service's abstention
