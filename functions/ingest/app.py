@@ -126,8 +126,9 @@ def _emit_metrics(change: ObjectChange, result: IngestionResult) -> None:
 
 
 @tracer.capture_method
-def handle_record(record: SQSRecord) -> dict[str, Any]:
-    change = object_change(record)
+def handle_record(record: SQSRecord, change: ObjectChange | None = None) -> dict[str, Any]:
+    # A record the handler could not parse up front is parsed here, inside the batch processor, which reports it.
+    change = change or object_change(record)
     logger.append_keys(source_key=change.key)
     return apply_change()(change=change)
 
@@ -137,7 +138,8 @@ def handle_record(record: SQSRecord) -> dict[str, Any]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency_config().register_lambda_context(context)
-    uploads = _uploads(event)
+    changes = _changes(event)
+    uploads = {message_id: change.ref for message_id, change in changes.items() if change.change == "created"}
     first = event["Records"][0]["messageId"] if event.get("Records") else None
     for message_id, ref in uploads.items():
         if message_id != first:  # documents further down the batch show `queued` while the first is processed
@@ -148,21 +150,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         # The next upload is read, extracted, chunked and embedded in the background while this record is processed.
         if (upcoming := following.get(record.message_id)) is not None:
             ingestion_service().prefetch(upcoming)
-        return handle_record(record)
+        return handle_record(record, changes.get(record.message_id))
 
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
 
 
-def _uploads(event: dict[str, Any]) -> dict[str, DocumentRef]:
-    """The batch's uploads in order, by SQS message id (deletions and malformed records aside: the batch processor
-    reports a malformed one)."""
-    uploads: dict[str, DocumentRef] = {}
+def _changes(event: dict[str, Any]) -> dict[str, ObjectChange]:
+    """The batch's changes in order, by SQS message id; malformed records are left for the batch processor to
+    report."""
+    changes: dict[str, ObjectChange] = {}
     for raw in event.get("Records", []):
         record = SQSRecord(raw)
         try:
-            change = object_change(record)
+            changes[record.message_id] = object_change(record)
         except ValueError:
             continue
-        if change.change == "created":
-            uploads[record.message_id] = change.ref
-    return uploads
+    return changes
