@@ -199,9 +199,9 @@ def render_ceilings(ceilings: list[FusionCeiling], best_of_both: float, vector_n
         "",
         f"Swept through the platform's Retriever: the text list's share of the weight {shares}; for RRF also k in "
         f"{', '.join(map(str, RRF_KS))}. *Best single setting* is one setting for every question, chosen on this "
-        "benchmark: the most a deployment could have. *Best setting per question* gives each question the setting "
-        "that ranks its answer highest, which needs the answer to be known: a ceiling for any way of choosing "
-        "settings per query, not a figure anything can reach.",
+        "benchmark: the most a deployment with fixed settings could have. *Best setting per question* gives each "
+        "question the setting that ranks its answer highest, which needs the answer to be known: a ceiling for any "
+        "way of choosing settings per query, not a figure anything can reach.",
         "",
         "| fusion | best single setting | that setting | best setting per question |",
         "|---|---|---|---|",
