@@ -128,7 +128,7 @@ def _emit_metrics(change: ObjectChange, result: IngestionResult) -> None:
 @tracer.capture_method
 def handle_record(record: SQSRecord, change: ObjectChange | None = None) -> dict[str, Any]:
     # A record the handler could not parse up front is parsed here, inside the batch processor, which reports it.
-    change = change or object_change(record)
+    change = change if change is not None else object_change(record)
     logger.append_keys(source_key=change.key)
     return apply_change()(change=change)
 
