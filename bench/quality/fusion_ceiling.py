@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bench.quality.faq import FaqPair
-from bench.quality.measure import evaluate, ndcg_at_rank
+from bench.quality.measure import evaluate
 from llmops.domain.models import ScoredChunk, SearchFilters, SearchMode, TextMatch
 from llmops.domain.retrieval import Fusion, RetrievalSettings, Retriever
 from llmops.ports import Embedder, VectorIndex
@@ -96,8 +96,8 @@ def fusion_ceilings(embedder: Embedder, index: VectorIndex, pairs: list[FaqPair]
     for fusion in Fusion:
         grid = _settings(fusion)
         # rows: settings, columns: questions
-        ranks = [evaluate(Retriever(question_vectors, lists, s), pairs, SearchMode.HYBRID).ranks for s in grid]
-        gains = np.asarray([[ndcg_at_rank(rank) for rank in row] for row in ranks])
+        figures = [evaluate(Retriever(question_vectors, lists, s), pairs, SearchMode.HYBRID) for s in grid]
+        gains = np.asarray([f.per_question_ndcg10 for f in figures])
         best = int(gains.mean(axis=1).argmax())
         ceilings.append(
             FusionCeiling(

@@ -112,7 +112,7 @@ def main() -> None:
             {
                 "questions": len(pairs),
                 "embedder": embedder.model_id,
-                "modes": {m.value: {k: v for k, v in vars(f).items() if k != "ranks"} for m, f in figures.items()},
+                "modes": {mode.value: figure.summary() for mode, figure in figures.items()},
                 "hybrid_over_vector_ndcg10": ratio,
                 "best_of_both_ndcg10": bound,
                 "fusion_ceilings": [

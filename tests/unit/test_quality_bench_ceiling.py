@@ -15,6 +15,7 @@ from bench.quality.measure import BUCKET
 from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch, document_id_for
 from llmops.domain.retrieval import Fusion
 from llmops.ports import Embedder, VectorIndex
+from tests.fakes import chunk_of
 
 # Each question's answer is second in one list and first in the other, the other way round for each question:
 # no single setting ranks both answers first, but each question has a setting that does.
@@ -23,17 +24,7 @@ OTHER = "the same distractor"
 
 
 def _chunk(key: str) -> Chunk:
-    return Chunk(
-        document_id=document_id_for(BUCKET, key),
-        source_key=key,
-        version="1",
-        title="faq",
-        position=0,
-        text=key,
-        content_hash=key,
-        token_count=1,
-        embedding_model="fixed",
-    )
+    return chunk_of(document_id_for(BUCKET, key), key, source_key=key)
 
 
 class _QuestionVectors:
