@@ -79,6 +79,7 @@ def _batches(block: list[CorpusDocument], size: int) -> list[list[CorpusDocument
 
 def _ingest_batch_size(template_path: Path = TEMPLATE) -> int:
     """Documents per invocation of the ingest function: the BatchSize of its SQS event source in template.yaml."""
+    from llmops_local.deployment import sqs_batch_size
     from llmops_local.template import load_template
 
     for resource in load_template(template_path).get("Resources", {}).values():
@@ -86,7 +87,7 @@ def _ingest_batch_size(template_path: Path = TEMPLATE) -> int:
         if str(properties.get("CodeUri", "")).rstrip("/") == "functions/ingest":
             for event in properties.get("Events", {}).values():
                 if event.get("Type") == "SQS":
-                    return int(event.get("Properties", {}).get("BatchSize", 10))  # the SQS default
+                    return sqs_batch_size(event.get("Properties", {}))
     raise RuntimeError(f"{template_path} has no SQS-triggered function with CodeUri functions/ingest")
 
 

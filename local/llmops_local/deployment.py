@@ -7,7 +7,7 @@ Functions are not created in moto: their specs are kept for the in-process dispa
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,14 @@ NOT_EMULATED = {
     "AWS::CloudWatch::Alarm": "no local effect",
 }
 _GLOBAL_ENVIRONMENT = "__GlobalsEnvironment"
+
+
+SQS_DEFAULT_BATCH_SIZE = 10  # what Lambda uses for an SQS event source that sets no BatchSize
+
+
+def sqs_batch_size(event_properties: Mapping[str, Any]) -> int:
+    """Messages per invocation of an SQS event source of a function in the template."""
+    return int(event_properties.get("BatchSize", SQS_DEFAULT_BATCH_SIZE))
 
 
 @dataclass(frozen=True)
@@ -262,7 +270,7 @@ class LocalDeployer:
                 spec.sqs_sources.append(
                     SqsEventSource(
                         queue_arn=event_properties["Queue"],
-                        batch_size=int(event_properties.get("BatchSize", 10)),
+                        batch_size=sqs_batch_size(event_properties),
                         report_batch_item_failures="ReportBatchItemFailures"
                         in event_properties.get("FunctionResponseTypes", []),
                     )
