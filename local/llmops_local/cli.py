@@ -67,7 +67,7 @@ def up(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption
     console.print(
         f"Try: aws --endpoint-url {platform.aws_endpoint} s3 cp README.md "
         f"s3://{deployment.buckets['DocumentsBucket']}/documents/README.md\n"
-        f'     curl -s {platform.api_url}/query -d \'{{"question": "..."}}\''
+        f"     curl -s {platform.api_url}/query -H 'content-type: application/json' -d '{{\"question\": \"...\"}}'"
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
