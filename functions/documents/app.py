@@ -15,10 +15,12 @@ from llmops.domain.documents import MAX_PAGE_SIZE, DocumentCatalog
 from llmops.domain.errors import DocumentNotFound, InvalidCursor, NothingToRollBack, ReindexInProgress
 from llmops.domain.models import DocumentRecord, DocumentStatus, IndexState
 from llmops.domain.reindex import IndexAdmin
+from llmops.http_errors import error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
 app = APIGatewayRestResolver(enable_validation=True)
+word_invalid_requests(app)
 
 
 class DocumentList(BaseModel):
@@ -102,23 +104,23 @@ def roll_back_index() -> IndexState:
 
 
 @app.exception_handler(ReindexInProgress)
-def conflict(error: ReindexInProgress) -> Response[dict[str, str]]:
-    return Response(status_code=409, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+def conflict(error: ReindexInProgress) -> Response[dict[str, Any]]:
+    return error_response(409, error)
 
 
 @app.exception_handler(NothingToRollBack)
-def nothing_to_roll_back(error: NothingToRollBack) -> Response[dict[str, str]]:
-    return Response(status_code=409, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+def nothing_to_roll_back(error: NothingToRollBack) -> Response[dict[str, Any]]:
+    return error_response(409, error)
 
 
 @app.exception_handler(DocumentNotFound)
-def not_found(error: DocumentNotFound) -> Response[dict[str, str]]:
-    return Response(status_code=404, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+def not_found(error: DocumentNotFound) -> Response[dict[str, Any]]:
+    return error_response(404, error)
 
 
 @app.exception_handler(InvalidCursor)
-def bad_cursor(error: InvalidCursor) -> Response[dict[str, str]]:
-    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+def bad_cursor(error: InvalidCursor) -> Response[dict[str, Any]]:
+    return error_response(400, error)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -10,7 +10,6 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,10 +20,12 @@ from llmops.domain.evaluation.datasets import DatasetCatalog, DatasetVersion, pa
 from llmops.domain.evaluation.errors import DatasetNotFound, EvaluationNotFound, InvalidDataset, InvalidEvaluation
 from llmops.domain.evaluation.report import Report, parse_weights
 from llmops.domain.evaluation.runs import EvaluationRequest, EvaluationRun, EvaluationService, ItemResult
+from llmops.http_errors import error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
 app = APIGatewayRestResolver(enable_validation=True)
+word_invalid_requests(app)
 
 
 class DatasetUpload(BaseModel):
@@ -129,40 +130,25 @@ def get_report(
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=report)
 
 
-def _error(status: int, error: Exception, **extra: Any) -> Response[dict[str, Any]]:
-    body = {"message": str(error), **extra}
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
-
-
-@app.exception_handler(RequestValidationError)
-def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
-    detail = [
-        {"loc": list(e["loc"]), "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": e["type"]}
-        for e in error.errors()
-    ]
-    message = "; ".join(f"{'.'.join(str(part) for part in d['loc'])}: {d['msg']}" for d in detail)
-    return _error(422, ValueError(message), detail=detail)
-
-
 @app.exception_handler(InvalidDataset)
 def invalid_dataset(error: InvalidDataset) -> Response[dict[str, Any]]:
     """422 listing each invalid row by its line number (0: the dataset as a whole)."""
-    return _error(422, error, problems=[{"line": line, "message": message} for line, message in error.problems])
+    return error_response(422, error, problems=[{"line": line, "message": message} for line, message in error.problems])
 
 
 @app.exception_handler(InvalidEvaluation)
 def invalid_evaluation(error: InvalidEvaluation) -> Response[dict[str, Any]]:
-    return _error(422, error)
+    return error_response(422, error)
 
 
 @app.exception_handler(DatasetNotFound)
 def dataset_not_found(error: DatasetNotFound) -> Response[dict[str, Any]]:
-    return _error(404, error)
+    return error_response(404, error)
 
 
 @app.exception_handler(EvaluationNotFound)
 def evaluation_not_found(error: EvaluationNotFound) -> Response[dict[str, Any]]:
-    return _error(404, error)
+    return error_response(404, error)
 
 
 class Plan(BaseModel):

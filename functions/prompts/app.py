@@ -9,7 +9,6 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,10 +26,12 @@ from llmops.domain.prompts import (
     PromptVersion,
     RenderedPrompt,
 )
+from llmops.http_errors import error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
 app = APIGatewayRestResolver(enable_validation=True)
+word_invalid_requests(app)
 
 
 class NewPromptVersion(PromptSpec):
@@ -139,39 +140,19 @@ def render(name: str, request: Annotated[RenderRequest, Body()]) -> RenderedProm
     return catalog().render(name, request.ref, request.variables)
 
 
-def _error(status: int, error: Exception) -> Response[dict[str, str]]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
-
-
-@app.exception_handler(RequestValidationError)
-def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
-    """422 with what to change: authors need to know which placeholder is undeclared. The messages are the
-    model's constraints and the catalog's own checks; the input is not echoed."""
-    detail = [
-        {"loc": list(e["loc"]), "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": e["type"]}
-        for e in error.errors()
-    ]
-    message = "; ".join(f"{'.'.join(str(part) for part in d['loc'])}: {d['msg']}" for d in detail)
-    return Response(
-        status_code=422,
-        content_type=content_types.APPLICATION_JSON,
-        body={"statusCode": 422, "message": message, "detail": detail},
-    )
-
-
 @app.exception_handler(PromptNotFound)
-def not_found(error: PromptNotFound) -> Response[dict[str, str]]:
-    return _error(404, error)
+def not_found(error: PromptNotFound) -> Response[dict[str, Any]]:
+    return error_response(404, error)
 
 
 @app.exception_handler(PromptConflict)
-def conflict(error: PromptConflict) -> Response[dict[str, str]]:
-    return _error(409, error)
+def conflict(error: PromptConflict) -> Response[dict[str, Any]]:
+    return error_response(409, error)
 
 
 @app.exception_handler(InvalidPrompt)
-def invalid(error: InvalidPrompt) -> Response[dict[str, str]]:
-    return _error(422, error)
+def invalid(error: InvalidPrompt) -> Response[dict[str, Any]]:
+    return error_response(422, error)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -4,7 +4,7 @@ POST /search -> ranked chunks (vector, full-text or hybrid) without generation."
 from functools import cache
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,10 +16,12 @@ from llmops.domain.answering import MAX_QUESTION_CHARS, GuardrailBlocked, Prompt
 from llmops.domain.errors import InvalidQuestion, ModelInvocationError, PromptNotFound
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
 from llmops.domain.retrieval import Retriever
+from llmops.http_errors import error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
 app = APIGatewayRestResolver(enable_validation=True)
+word_invalid_requests(app)
 
 
 class QueryRequest(BaseModel):
@@ -96,8 +98,8 @@ def query(request: Annotated[QueryRequest, Body()]) -> Answer:
 
 
 @app.exception_handler(InvalidQuestion)
-def invalid_question(error: InvalidQuestion) -> Response[dict[str, str]]:
-    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+def invalid_question(error: InvalidQuestion) -> Response[dict[str, Any]]:
+    return error_response(400, error)
 
 
 def _count_guardrail_hits(hits: list[dict[str, Any]]) -> None:
@@ -110,19 +112,18 @@ def _count_guardrail_hits(hits: list[dict[str, Any]]) -> None:
 def guardrail_blocked(error: GuardrailBlocked) -> Response[dict[str, Any]]:
     verdict = error.verdict
     _count_guardrail_hits([hit.model_dump(mode="json") for hit in verdict.hits])
-    body = {"message": str(error), "blocked_by": verdict.blocked_by, "stage": verdict.stage}
-    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=body)
+    return error_response(400, error, blocked_by=verdict.blocked_by, stage=verdict.stage)
 
 
 @app.exception_handler(PromptNotFound)
-def prompt_not_found(error: PromptNotFound) -> Response[dict[str, str]]:
-    return Response(status_code=404, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+def prompt_not_found(error: PromptNotFound) -> Response[dict[str, Any]]:
+    return error_response(404, error)
 
 
 @app.exception_handler(ModelInvocationError)
-def model_failed(error: ModelInvocationError) -> Response[dict[str, str]]:
+def model_failed(error: ModelInvocationError) -> Response[dict[str, Any]]:
     logger.exception("Model invocation failed")
-    return Response(status_code=502, content_type=content_types.APPLICATION_JSON, body={"message": str(error)})
+    return error_response(502, error)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -91,10 +91,12 @@ def test_given_a_new_version_then_only_its_chunks_remain_and_a_deletion_removes_
 def test_given_bad_requests_then_the_api_answers_with_client_errors(endpoints: PlatformEndpoints) -> None:
     empty = requests.post(f"{endpoints.api_url}/query", json={"question": ""}, timeout=30)
     malformed = requests.post(f"{endpoints.api_url}/query", data=b"{not json", timeout=30)
+    form = requests.post(f"{endpoints.api_url}/query", data={"question": "How do I install it?"}, timeout=30)
     unknown = requests.get(f"{endpoints.api_url}/nowhere", timeout=30)
 
     assert empty.status_code == 422
-    assert malformed.status_code in {400, 422}
+    assert malformed.status_code == 422 and malformed.json()["message"] == "The request body is not valid JSON"
+    assert form.status_code == 415 and "application/x-www-form-urlencoded" in form.json()["message"]
     assert unknown.status_code == 404
 
 

@@ -248,6 +248,39 @@ def test_query_handler_rejects_invalid_bodies_with_422(query_app: ModuleType) ->
     response = query_app.lambda_handler(event, _context())
 
     assert response["statusCode"] == 422
+    body = json.loads(response["body"])
+    assert "body.question: String should have at least 1 character" in body["message"]
+    assert "body.top_k: Input should be less than or equal to 50" in body["message"]
+    assert {tuple(d["loc"]) for d in body["detail"]} == {("body", "question"), ("body", "top_k")}
+
+
+def _query_with(content_type: str, body: str) -> dict[str, Any]:
+    event = _event("query_post.json")
+    event["headers"] = {"Host": event["headers"]["Host"], "Content-Type": content_type}
+    event["body"] = body
+    return event
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain; charset=utf-8"])
+def test_query_handler_names_the_content_type_when_a_json_body_is_not_sent_as_json(
+    query_app: ModuleType, content_type: str
+) -> None:
+    # curl -d sends a form: parsed as form fields, the question would be reported "missing" although it is there.
+    event = _query_with(content_type, json.dumps({"question": "How do I install it?"}))
+
+    response = query_app.lambda_handler(event, _context())
+
+    assert response["statusCode"] == 415
+    message = json.loads(response["body"])["message"]
+    assert "'content-type: application/json'" in message
+    assert f"got '{content_type.split(';')[0]}'" in message
+
+
+def test_query_handler_says_a_malformed_json_body_is_not_json(query_app: ModuleType) -> None:
+    response = query_app.lambda_handler(_query_with("application/json", '{"question": '), _context())
+
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["message"] == "The request body is not valid JSON"
 
 
 def test_query_handler_maps_model_failures_to_502(
