@@ -2,18 +2,18 @@
 POST /search -> ranked chunks (vector, full-text or hybrid) without generation."""
 
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from llmops.composition import build_answering_service, build_retriever
 from llmops.domain.answering import MAX_QUESTION_CHARS, GuardrailBlocked, PromptChoice, QuestionAnsweringService
-from llmops.domain.errors import InvalidQuestion, ModelInvocationError, PromptNotFound
+from llmops.domain.errors import InvalidPrompt, InvalidQuestion, ModelInvocationError, PromptNotFound
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
 from llmops.domain.retrieval import Retriever
 from llmops.http_errors import error_response, word_invalid_requests
@@ -40,6 +40,19 @@ class SearchRequest(BaseModel):
     filters: SearchFilters | None = None
     vector_weight: float | None = Field(default=None, ge=0, description="Hybrid fusion weight of k-NN results.")
     text_weight: float | None = Field(default=None, ge=0, description="Hybrid fusion weight of BM25 results.")
+
+    @field_validator("query")
+    @classmethod
+    def _has_words(cls, query: str) -> str:
+        if not query.strip():
+            raise ValueError("the query is blank")
+        return query.strip()
+
+    @model_validator(mode="after")
+    def _weights_rank_something(self) -> Self:
+        if self.vector_weight == 0 and self.text_weight == 0:
+            raise ValueError("vector_weight and text_weight are both 0: hybrid fusion needs one above 0")
+        return self
 
 
 class SearchResponse(BaseModel):
@@ -111,13 +124,19 @@ def _count_guardrail_hits(hits: list[dict[str, Any]]) -> None:
 @app.exception_handler(GuardrailBlocked)
 def guardrail_blocked(error: GuardrailBlocked) -> Response[dict[str, Any]]:
     verdict = error.verdict
-    _count_guardrail_hits([hit.model_dump(mode="json") for hit in verdict.hits])
+    _count_guardrail_hits([hit.model_dump(mode="json") for hit in error.hits])
     return error_response(400, error, blocked_by=verdict.blocked_by, stage=verdict.stage)
 
 
 @app.exception_handler(PromptNotFound)
 def prompt_not_found(error: PromptNotFound) -> Response[dict[str, Any]]:
     return error_response(404, error)
+
+
+@app.exception_handler(InvalidPrompt)
+def prompt_cannot_answer(error: InvalidPrompt) -> Response[dict[str, Any]]:
+    """A malformed version reference, or a catalog prompt that is not an answer prompt."""
+    return error_response(422, error)
 
 
 @app.exception_handler(ModelInvocationError)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import requests
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
@@ -53,7 +54,7 @@ def up(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption
     try:
         platform.start()
     except PlatformError as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(f"[red]{escape(str(error))}[/red]")
         raise typer.Exit(1) from error
     assert platform.deployment is not None
     deployment = platform.deployment
@@ -85,7 +86,12 @@ def _render_uploads(uploads: list[Upload]) -> Table:
     colours = {"indexed": "green", "failed": "red", "deleted": "yellow"}
     for item in uploads:
         colour = colours.get(item.status, "cyan")
-        table.add_row(item.key, f"[{colour}]{item.status}[/{colour}]", str(item.chunk_count or ""), item.reason or "")
+        table.add_row(
+            escape(item.key),
+            f"[{colour}]{item.status}[/{colour}]",
+            str(item.chunk_count or ""),
+            escape(item.reason or ""),
+        )
     return table
 
 
@@ -124,24 +130,26 @@ def _ask(endpoints: PlatformEndpoints, question: str, top_k: int | None = None) 
         body["top_k"] = top_k
     response = requests.post(f"{endpoints.api_url}/query", json=body, timeout=300)
     if response.status_code != 200:
-        console.print(f"[red]{response.status_code}: {response.text}[/red]")
+        console.print(f"[red]{response.status_code}: {escape(response.text)}[/red]")
         raise typer.Exit(1)
     return dict(response.json())
 
 
 def _print_answer(answer: dict[str, Any]) -> None:
-    console.print(f"[bold]Q:[/bold] {answer['question']}")
+    """Questions, answers and keys are the users' text: escaped, so that brackets in them print as they are."""
+    console.print(f"[bold]Q:[/bold] {escape(answer['question'])}")
     colour = "green" if answer["grounded"] else "yellow"
     why = f"  [dim]({answer['abstention'].replace('_', ' ')})[/dim]" if answer.get("abstention") else ""
-    console.print(f"[bold {colour}]A:[/bold {colour}] {answer['answer']}{why}")
+    console.print(f"[bold {colour}]A:[/bold {colour}] {escape(answer['answer'])}{why}")
     for citation in answer["citations"]:
         page = f", page {citation['page']}" if citation.get("page") else ""
         console.print(
-            f"   [{citation['number']}] {citation['source_key']} (chunk {citation['position']}{page}, "
+            f"   \\[{citation['number']}] {escape(citation['source_key'])} (chunk {citation['position']}{page}, "
             f"score {citation['score']:.2f})"
         )
     console.print(
-        f"   [dim]{answer['model_id']} · prompt {answer['prompt_id']} · {answer['latency_ms']:.0f} ms · "
+        f"   [dim]{escape(answer['model_id'])} · prompt {escape(answer['prompt_id'])} · "
+        f"{answer['latency_ms']:.0f} ms · "
         f"{answer['usage']['input_tokens']}+{answer['usage']['output_tokens']} tokens[/dim]\n"
     )
 
@@ -175,13 +183,13 @@ def docs(
     table = Table("document", "status", "chunks", "bytes", "ms", "updated", "reason")
     for record in records:
         table.add_row(
-            record["source_key"],
+            escape(record["source_key"]),
             record["status"],
             str(record.get("chunk_count") or ""),
             str(record.get("size_bytes") or ""),
             str(round(record["duration_ms"])) if record.get("duration_ms") else "",
             record["updated_at"][:19],
-            record.get("reason") or "",
+            escape(record.get("reason") or ""),
         )
     console.print(table)
 
@@ -228,7 +236,7 @@ app.add_typer(eval_app, name="eval")
 def _api(endpoints: PlatformEndpoints, method: str, path: str) -> dict[str, Any]:
     response = requests.request(method, f"{endpoints.api_url}{path}", timeout=120)
     if response.status_code >= 400:
-        console.print(f"[red]{response.status_code}: {response.json().get('message', response.text)}[/red]")
+        console.print(f"[red]{response.status_code}: {escape(response.json().get('message', response.text))}[/red]")
         raise typer.Exit(1)
     return dict(response.json())
 

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
-from llmops.domain.answering import I_DONT_KNOW, AnsweringPolicy, QuestionAnsweringService
+from llmops.domain.answering import I_DONT_KNOW, AnsweringPolicy, PromptChoice, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
-from llmops.domain.errors import InvalidQuestion
+from llmops.domain.errors import InvalidPrompt, InvalidQuestion
+from llmops.domain.guardrails import Guardrails
 from llmops.domain.models import Abstention, ExtractedDocument, Section
+from llmops.domain.prompts import PromptCatalog, PromptSpec
 from llmops.domain.retrieval import RetrievalSettings, Retriever
-from tests.fakes import FakeLanguageModel, FakeVectorIndex
+from llmops.ports import PiiSpan
+from tests.fakes import FakeLanguageModel, FakePromptStore, FakeVectorIndex, chunk_of
 
 PASSAGES = {
     "documents/python.txt": "Python uses indentation to group statements instead of braces.",
@@ -28,7 +35,13 @@ def index(embedder: OnnxMiniLmEmbedder) -> FakeVectorIndex:
     return index
 
 
-def _service(embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex, llm: FakeLanguageModel) -> QuestionAnsweringService:
+def _service(
+    embedder: OnnxMiniLmEmbedder,
+    index: FakeVectorIndex,
+    llm: FakeLanguageModel,
+    prompts: PromptCatalog | None = None,
+    guardrails: Guardrails | None = None,
+) -> QuestionAnsweringService:
     policy = AnsweringPolicy(
         top_k=2,
         min_relevance_score=0.35,
@@ -37,7 +50,18 @@ def _service(embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex, llm: FakeLang
         max_new_tokens=64,
         temperature=0,
     )
-    return QuestionAnsweringService(embedder, Retriever(embedder, index, RetrievalSettings()), llm, policy)
+    retriever = Retriever(embedder, index, RetrievalSettings())
+    return QuestionAnsweringService(embedder, retriever, llm, policy, prompts=prompts, guardrails=guardrails)
+
+
+def _answer_prompt(**fields: Any) -> PromptSpec:
+    values: dict[str, Any] = {
+        "author": "tests",
+        "system_template": "Answer from these passages:\n{context}",
+        "user_template": "{question}",
+        "variables": ("context", "question"),
+    }
+    return PromptSpec(**(values | fields))
 
 
 def test_given_relevant_context_then_the_answer_cites_the_source_it_used(
@@ -106,3 +130,113 @@ def test_given_an_empty_or_huge_question_then_it_is_refused(
 ) -> None:
     with pytest.raises(InvalidQuestion):
         _service(embedder, index, FakeLanguageModel()).answer(question)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "I don't know.",
+        "Sorry, I cannot help with that.",
+        "The context does not contain information about tea temperatures.",
+        "There is no information about brewing times in the passages.",
+    ],
+)
+def test_given_a_refusal_in_any_usual_wording_then_it_is_declined(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex, reply: str
+) -> None:
+    answer = _service(embedder, index, FakeLanguageModel(reply=reply)).answer("How is green tea brewed?")
+
+    assert answer.abstention is Abstention.MODEL_DECLINED
+
+
+def test_given_an_answer_that_says_no_information_as_its_content_then_it_is_not_taken_for_a_refusal(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    text = "The thermostat collects no information about the people who live in the house."
+    index.replace_document("thermostat", [chunk_of("thermostat", text)], embedder.embed([text]))
+    llm = FakeLanguageModel(reply=text + " [1]")
+
+    answer = _service(embedder, index, llm).answer("What does the thermostat collect about us?")
+
+    assert answer.grounded
+    assert answer.answer == text + " [1]"
+
+
+def test_given_the_prompts_own_refusal_then_it_is_declined(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    catalog = PromptCatalog(FakePromptStore())
+    catalog.publish("rag-answer", _answer_prompt(refusal="Nothing in the handbook covers this."))
+    llm = FakeLanguageModel(reply="Nothing in the handbook covers this, sorry.")
+
+    answer = _service(embedder, index, llm, prompts=catalog).answer(
+        "How is green tea brewed?", prompt=PromptChoice("rag-answer", "1")
+    )
+
+    assert answer.abstention is Abstention.MODEL_DECLINED
+    assert answer.answer == "Nothing in the handbook covers this."
+
+
+def test_given_a_catalog_prompt_that_is_not_an_answer_prompt_then_the_error_says_so(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    catalog = PromptCatalog(FakePromptStore())
+    catalog.publish(
+        "judge", _answer_prompt(user_template="Grade {answer} against {context}", variables=("answer", "context"))
+    )
+
+    with pytest.raises(InvalidPrompt, match=r"judge@1 cannot answer questions.*it declares answer, context"):
+        _service(embedder, index, FakeLanguageModel(), prompts=catalog).answer(
+            "How is green tea brewed?", prompt=PromptChoice("judge", "1")
+        )
+
+
+def test_given_an_abbreviation_a_range_of_markers_and_a_repeated_sentence_then_the_answer_reads_whole_and_once(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    llm = FakeLanguageModel(
+        reply=(
+            "Python uses indentation, e.g. four spaces, to group statements instead of braces [1, 2]. "
+            "Python uses indentation, e.g. four spaces, to group statements instead of braces [1-2]."
+        )
+    )
+
+    answer = _service(embedder, index, llm).answer("How does Python group statements?")
+
+    assert answer.answer == "Python uses indentation, e.g. four spaces, to group statements instead of braces. [1]"
+
+
+class _EmailFinder:
+    """A fake PII detector: finds e-mail addresses by pattern, as Presidio would, without loading spaCy."""
+
+    name = "fake:email"
+
+    def find_pii(self, text: str, entity_types: Sequence[str]) -> list[PiiSpan]:
+        return [PiiSpan("EMAIL_ADDRESS", m.start(), m.end(), 1.0) for m in re.finditer(r"\S+@\S+\.\w+", text)]
+
+
+def test_given_an_email_address_across_the_excerpt_cut_then_no_part_of_it_is_returned(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    address = "jane.doe.refunds.team@example-company.com"
+    text = (
+        "Refunds are processed within fourteen days of the request. " * 4 + f"Please write to the desk at {address}. "
+    )
+    text += "Refunds go back to the card that paid. " * 2
+    assert text.index("@") < 300 < text.index(".com")  # the cut falls inside the address
+    index = FakeVectorIndex()
+    index.replace_document("refunds", [chunk_of("refunds", text)], embedder.embed([text]))
+    service = _service(
+        embedder,
+        index,
+        FakeLanguageModel(reply="Refunds are processed within fourteen days of the request [1]."),
+        guardrails=Guardrails(pii=_EmailFinder()),
+    )
+
+    answer = service.answer("How long do refunds take?")
+
+    excerpt = answer.citations[0].excerpt
+    assert "jane.doe" not in excerpt and "@" not in excerpt
+    assert "<EMAIL_ADDRESS>" in excerpt  # redacted in the whole passage, then cut at a word boundary
+    assert len(excerpt) <= 302 and excerpt.endswith(" …")
+    assert [(h["check"], h["stage"], h["action"]) for h in answer.guardrails] == [("pii", "output", "redact")]

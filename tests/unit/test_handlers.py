@@ -17,9 +17,16 @@ from llmops.domain.chunking import Chunker
 from llmops.domain.errors import ModelInvocationError
 from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.domain.models import DocumentStatus, ExtractedDocument, Section
+from llmops.domain.prompts import PromptCatalog
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops_local.functions import LocalLambdaContext
-from tests.fakes import FakeDocumentRegistry, FakeLanguageModel, FakeObjectStore, FakeVectorIndex
+from tests.fakes import (
+    FakeDocumentRegistry,
+    FakeLanguageModel,
+    FakeObjectStore,
+    FakePromptStore,
+    FakeVectorIndex,
+)
 from tests.template.handler_modules import load_handler_module
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -208,7 +215,7 @@ def query_app() -> ModuleType:
     return load_handler_module("query")
 
 
-def _answering(embedder: OnnxMiniLmEmbedder, llm: FakeLanguageModel) -> QuestionAnsweringService:
+def _answering(embedder: OnnxMiniLmEmbedder, llm: FakeLanguageModel, prompts: bool = False) -> QuestionAnsweringService:
     index = FakeVectorIndex()
     chunker = Chunker(embedder.tokenizer, 250, 0, embedder.model_id)
     text = "Python uses indentation for grouping of statements, which keeps programs readable."
@@ -224,7 +231,9 @@ def _answering(embedder: OnnxMiniLmEmbedder, llm: FakeLanguageModel) -> Question
         max_new_tokens=32,
         temperature=0,
     )
-    return QuestionAnsweringService(embedder, Retriever(embedder, index, RetrievalSettings()), llm, policy)
+    retriever = Retriever(embedder, index, RetrievalSettings())
+    catalog = PromptCatalog(FakePromptStore()) if prompts else None
+    return QuestionAnsweringService(embedder, retriever, llm, policy, prompts=catalog)
 
 
 def test_query_handler_answers_the_sample_event_with_citations(
@@ -281,6 +290,42 @@ def test_query_handler_says_a_malformed_json_body_is_not_json(query_app: ModuleT
 
     assert response["statusCode"] == 422
     assert json.loads(response["body"])["message"] == "The request body is not valid JSON"
+
+
+def _search(body: dict[str, Any]) -> dict[str, Any]:
+    event = _query_with("application/json", json.dumps(body))
+    event.update(resource="/search", path="/search")
+    return event
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"query": "   "}, "body.query: the query is blank"),
+        ({"query": "indentation", "vector_weight": 0, "text_weight": 0}, "both 0"),
+        ({"query": "indentation", "filters": {"tag": ["hr"]}}, "body.filters.tag: Extra inputs are not permitted"),
+    ],
+)
+def test_search_handler_refuses_a_request_that_cannot_rank_or_filter_as_asked(
+    query_app: ModuleType, body: dict[str, Any], reason: str
+) -> None:
+    response = query_app.lambda_handler(_search(body), _context())
+
+    assert response["statusCode"] == 422
+    assert reason in json.loads(response["body"])["message"]
+
+
+def test_query_handler_answers_422_for_a_prompt_version_that_cannot_be_parsed(
+    query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, FakeLanguageModel(), prompts=True))
+    event = _event("query_post.json")
+    event["body"] = json.dumps({"question": "Why indentation?", "prompt_version": "Prod"})
+
+    response = query_app.lambda_handler(event, _context())
+
+    assert response["statusCode"] == 422
+    assert "Prod" in json.loads(response["body"])["message"]
 
 
 def test_query_handler_maps_model_failures_to_502(

@@ -70,6 +70,18 @@ def test_an_invalid_spec_is_422_with_the_reason(prompts_app: ModuleType) -> None
     assert "placeholders not declared in variables: team" in json.dumps(body)
 
 
+def test_guardrail_overrides_that_do_not_apply_are_refused_at_publish_time(prompts_app: ModuleType) -> None:
+    # Accepted, such a version would fail every answer made with it.
+    redacting_toxicity = _call(prompts_app, "POST", "/prompts", {**BODY, "guardrails": {"toxicity": "redact"}})
+    unknown_action = _call(prompts_app, "POST", "/prompts", {**BODY, "guardrails": {"pii": "redact-all"}})
+    accepted = _call(prompts_app, "POST", "/prompts", {**BODY, "guardrails": {"pii": {"action": "block"}}})
+
+    assert redacting_toxicity[0] == 422
+    assert "guardrails do not apply: toxicity: only the pii check can redact" in redacting_toxicity[1]["message"]
+    assert unknown_action[0] == 422 and "pii.action" in unknown_action[1]["message"]
+    assert accepted[0] == 201
+
+
 def test_domain_errors_map_to_404_409_and_422(prompts_app: ModuleType) -> None:
     _call(prompts_app, "POST", "/prompts", BODY)
     _call(prompts_app, "PUT", "/prompts/ticket-summary/aliases/prod", {"version": 1})

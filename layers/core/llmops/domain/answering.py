@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from llmops.domain.errors import DomainError, InvalidQuestion, PromptNotFound
+from llmops.domain.errors import DomainError, InvalidPrompt, InvalidQuestion, PromptNotFound
 from llmops.domain.grounding import GroundingCheck
 from llmops.domain.guardrails import GuardrailHit, Guardrails, GuardrailVerdict
 from llmops.domain.models import Abstention, Answer, Citation, ScoredChunk, SearchFilters, SearchMode, Usage
@@ -22,7 +22,15 @@ logger = Logger(child=True)
 
 I_DONT_KNOW = DEFAULT_REFUSAL
 MAX_QUESTION_CHARS = 2000
-_REFUSAL = re.compile(r"\b(i don'?t know|i do not know|cannot answer|can't answer|no information)\b", re.IGNORECASE)
+# A refusal opens the reply, or says the context lacks the answer. "No information" inside an answer ("the thermostat
+# collects no information about ...") is content, not a refusal.
+_REFUSAL = re.compile(
+    r"^\W*(?:i don'?t know|i do not know|i (?:cannot|can'?t) answer|sorry)\b"
+    r"|\b(?:context|passages?|documents?|sources?) (?:does|do) not (?:contain|provide|mention|say|include)\b"
+    r"|\bno information (?:\S+ ){0,8}?in the (?:context|passages?|documents?|sources?)\b",
+    re.IGNORECASE,
+)
+EXCERPT_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -68,9 +76,10 @@ class _ChosenPrompt:
 class GuardrailBlocked(DomainError):
     """A guardrail stopped the request; the verdict says which check (never the text it found)."""
 
-    def __init__(self, verdict: GuardrailVerdict) -> None:
+    def __init__(self, verdict: GuardrailVerdict, hits: list[GuardrailHit] | None = None) -> None:
         super().__init__(verdict.message or f"blocked by the {verdict.blocked_by} check")
         self.verdict = verdict
+        self.hits = list(verdict.hits) if hits is None else hits  # with the request's earlier hits, to count all
 
 
 class PromptSource(Protocol):
@@ -136,7 +145,7 @@ class QuestionAnsweringService:
             checked = self._guardrails.check_input(question, chosen.guardrails, prompt_id=chosen.prompt_id)
             hits.extend(checked.hits)
             if checked.blocked:
-                raise GuardrailBlocked(checked)
+                raise GuardrailBlocked(checked, hits)
             question = checked.text  # personal data redacted before it reaches retrieval, the model or the logs
 
         retrieved = self._retriever.retrieve(question, top_k or self._policy.top_k, mode=mode, filters=filters)
@@ -160,7 +169,7 @@ class QuestionAnsweringService:
             )
         )
         text = generation.text.strip()
-        if not text or _REFUSAL.search(text):
+        if not text or _REFUSAL.search(text) or _says(text, rendered.refusal):
             return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED, rendered, hits)
         grounded = self._grounding.check(text, passages)
         if not grounded.sentences:
@@ -173,6 +182,8 @@ class QuestionAnsweringService:
         citations = self._citations({s.passage_number for s in grounded.sentences}, passages)
         if self._guardrails is not None:
             answer_text, citations = self._check_output(answer_text, citations, chosen, hits)
+        # Cut only after the output checks saw the whole passage: a cut through an e-mail address hides it from them.
+        citations = [c.model_copy(update={"excerpt": _excerpt(c.excerpt)}) for c in citations]
         return Answer(
             question=question,
             answer=answer_text,
@@ -196,12 +207,13 @@ class QuestionAnsweringService:
         checked = self._guardrails.check_output(text, prompt.guardrails, prompt_id=prompt.prompt_id)
         hits.extend(checked.hits)
         if checked.blocked:
-            raise GuardrailBlocked(checked)
+            raise GuardrailBlocked(checked, hits)
         safe_citations = []
         for citation in citations:
             excerpt = self._guardrails.check_output(citation.excerpt, prompt.guardrails, prompt_id=prompt.prompt_id)
+            hits.extend(excerpt.hits)
             if excerpt.blocked:
-                raise GuardrailBlocked(excerpt)
+                raise GuardrailBlocked(excerpt, hits)
             safe_citations.append(citation.model_copy(update={"excerpt": excerpt.text}))
         return checked.text, safe_citations
 
@@ -215,6 +227,11 @@ class QuestionAnsweringService:
                     raise
                 logger.warning("Prompt not in the catalog; using the built-in one", extra={"prompt": choice.name})
             else:
+                if "context" not in version.variables or not set(version.variables) <= {"question", "context"}:
+                    raise InvalidPrompt(
+                        f"{version.prompt_id} cannot answer questions: an answer prompt declares {{context}} and "
+                        f"may declare {{question}}, no other variable (it declares {', '.join(version.variables)})"
+                    )
                 return _ChosenPrompt(
                     prompt_id=version.prompt_id,
                     guardrails=version.guardrails,
@@ -253,7 +270,7 @@ class QuestionAnsweringService:
                 position=passages[number - 1].chunk.position,
                 page=passages[number - 1].chunk.page,
                 score=round(passages[number - 1].score, 4),
-                excerpt=passages[number - 1].chunk.text[:300],
+                excerpt=passages[number - 1].chunk.text,
             )
             for number in sorted(numbers)
         ]
@@ -281,3 +298,17 @@ class QuestionAnsweringService:
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             usage=usage,
         )
+
+
+def _says(text: str, refusal: str) -> bool:
+    """Whether the reply opens with the prompt's own refusal text (punctuation and case aside)."""
+    words = re.findall(r"\w+", refusal.lower())
+    return bool(words) and re.findall(r"\w+", text.lower())[: len(words)] == words
+
+
+def _excerpt(text: str) -> str:
+    """The passage's first EXCERPT_CHARS characters, cut at a word boundary."""
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    cut = text[:EXCERPT_CHARS]
+    return (cut.rsplit(None, 1)[0] if " " in cut else cut) + " …"

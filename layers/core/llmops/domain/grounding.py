@@ -15,9 +15,11 @@ import numpy as np
 from llmops.domain.models import ScoredChunk
 from llmops.ports import Embedder
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+# A sentence does not start in lower case: "e.g. four spaces" or "approx. two" goes on (Unicode's UAX #29 rule).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?![a-z])|\n\s*\n")
 _LINE_WRAP = re.compile(r"(?<!\n)\n(?!\n)")
-_MARKER = re.compile(r"\s*\[\d{1,2}\]")
+# [1], [1, 2], [1-3], [1; 4]: the kept sentences get their own marker, so the model's go, in any form.
+_MARKER = re.compile(r"\s*\[\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\]")
 _MIN_SENTENCE_CHARS = 12
 
 
@@ -70,8 +72,13 @@ class GroundingCheck:
         answers, evidence = vectors[: len(answer_sentences)], vectors[len(answer_sentences) :]
         similarity = answers @ evidence.T
         kept: list[SupportedSentence] = []
+        seen: set[str] = set()
         for row, sentence in zip(similarity, answer_sentences, strict=True):
             best = int(np.argmax(row))
+            said = " ".join(sentence.lower().split())
+            if said in seen:  # small models loop: a sentence said again adds nothing
+                continue
+            seen.add(said)
             if float(row[best]) >= self._min_support and len(kept) < self._max_sentences:
                 kept.append(SupportedSentence(sentence, passage_sentences[best][0], round(float(row[best]), 4)))
         return GroundedAnswer(sentences=kept, dropped=len(answer_sentences) - len(kept))

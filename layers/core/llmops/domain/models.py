@@ -99,6 +99,9 @@ class SearchMode(StrEnum):
 
 
 class SearchFilters(Frozen):
+    # A misspelt key ("tag") must not widen the search to the whole corpus: filters often scope to a team.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     prefix: str | None = Field(default=None, description="Only chunks of documents whose key starts with this.")
     document_ids: list[str] | None = Field(default=None, description="Only chunks of these documents.")
     tags: list[str] | None = Field(default=None, description="Only chunks of documents that have all these tags.")

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound, PromptVersionExists
+from llmops.domain.guardrails import GuardrailPolicy
 
 if TYPE_CHECKING:
     from llmops.ports import PromptStore
@@ -104,6 +105,21 @@ class PromptSpec(_Strict):
     guardrails: dict[str, Any] | None = Field(
         default=None, description="Guardrail policy overrides for answers made with this prompt (validated there)."
     )
+
+    @field_validator("guardrails")
+    @classmethod
+    def _guardrails_apply(cls, overrides: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Refused at publish time: a policy that does not apply would fail every answer made with the prompt."""
+        if overrides is not None:
+            try:
+                GuardrailPolicy().merged_with(overrides)
+            except ValidationError as invalid:
+                problems = "; ".join(
+                    f"{'.'.join(str(part) for part in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in invalid.errors()
+                )
+                raise ValueError(f"guardrails do not apply: {problems}") from None
+        return overrides
 
     @model_validator(mode="after")
     def _variables_match_placeholders(self) -> PromptSpec:
@@ -238,7 +254,7 @@ def check_alias(alias: str) -> str:
 
 def parse_ref(ref: VersionRef) -> int | str:
     """A version number, or an alias name (`latest` included)."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
         number = int(ref)
         if not 1 <= number <= MAX_VERSION:
             raise InvalidPrompt(f"version {number} is out of range (1 to {MAX_VERSION})")
