@@ -58,6 +58,43 @@ def test_queues_feeding_functions_have_a_dead_letter_queue_and_outlast_the_funct
         assert "ReportBatchItemFailures" in event["Properties"]["FunctionResponseTypes"]
 
 
+def _granted(function: dict[str, Any]) -> set[str]:
+    """The IAM actions in a function's inline statements, and the names of the SAM policy templates it uses."""
+    granted: set[str] = set()
+    for policy in function["Properties"].get("Policies", []):
+        for name, body in policy.items():
+            if name != "Statement":
+                granted.add(name)
+                continue
+            for statement in body:
+                actions = statement["Action"]
+                granted.update([actions] if isinstance(actions, str) else actions)
+    return granted
+
+
+def _environment(function: dict[str, Any]) -> dict[str, Any]:
+    return dict(function["Properties"].get("Environment", {}).get("Variables", {}))
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_a_function_that_calls_the_collection_is_a_principal_of_its_data_access_policy(name: str) -> None:
+    # IAM lets the call out; OpenSearch Serverless then answers 403 unless the role is in the data policy too.
+    if "aoss:APIAccessAll" not in _granted(FUNCTIONS[name]):
+        pytest.skip("does not call the collection")
+    data_policy = RESOURCES["VectorAccessPolicy"]["Properties"]["Policy"]["Fn::Sub"]
+
+    assert f"${{{name}Role.Arn}}" in data_policy
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_a_function_that_runs_guardrails_or_publishes_events_may_call_those_services(name: str) -> None:
+    environment, granted = _environment(FUNCTIONS[name]), _granted(FUNCTIONS[name])
+    if "GUARDRAILS_PROVIDER" in environment:
+        assert {"comprehend:DetectPiiEntities", "comprehend:ClassifyDocument", "bedrock:ApplyGuardrail"} <= granted
+    if "EVENT_BUS_NAME" in environment:
+        assert "EventBridgePutEventsPolicy" in granted
+
+
 def test_the_api_requires_iam_authorisation() -> None:
     (api,) = _of_type("AWS::Serverless::Api").values()
 

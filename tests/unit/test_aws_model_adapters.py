@@ -117,3 +117,19 @@ def test_bedrock_titan_embedder_embeds_each_text(embedder: OnnxMiniLmEmbedder) -
         vectors = BedrockTitanEmbedder(client, "amazon.titan-embed-text-v2:0", 2, embedder.tokenizer).embed(["a", "b"])
 
     assert np.allclose(vectors, [[0.6, 0.8], [1.0, 0.0]])
+
+
+def test_a_prompt_without_system_text_sends_no_system_block_and_top_p_1_is_left_out() -> None:
+    # Converse refuses an empty system text block; TGI refuses top_p 1.0, which is no nucleus cut anyway.
+    from llmops.adapters.aws.bedrock_llm import converse_arguments
+    from llmops.adapters.aws.sagemaker_llm import tgi_payload
+
+    request = GenerationRequest(system="  ", user="Question?", max_new_tokens=8, top_p=1.0)
+
+    assert "system" not in converse_arguments("m", request)
+    assert converse_arguments("m", request)["inferenceConfig"]["topP"] == 1.0
+    assert tgi_payload(request)["inputs"] == "Question?"
+    assert "top_p" not in tgi_payload(request)["parameters"]
+    assert (
+        tgi_payload(GenerationRequest(system="s", user="u", max_new_tokens=8, top_p=0.9))["parameters"]["top_p"] == 0.9
+    )

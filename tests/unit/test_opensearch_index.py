@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from opensearchpy.exceptions import RequestError
 
 from llmops.adapters.aws.opensearch_index import OpenSearchVectorIndex, index_body
 from llmops.domain.models import Chunk
 from llmops.domain.sequencer import revision
-from tests.fakes import FakeOpenSearchClient, chunk_of
+from tests.fakes import FakeOpenSearchClient, _FakeIndices, chunk_of
 
 
 def _chunk(document_id: str, version: str, position: int, text: str) -> Chunk:
@@ -70,3 +73,38 @@ def test_deleting_a_document_removes_all_its_chunks(index: tuple[OpenSearchVecto
 
     assert adapter.delete_document("a") == 1
     assert client.documents == {}
+
+
+class _RacedIndices(_FakeIndices):
+    """Another cold start makes the index between this one's `exists` and its `create`."""
+
+    def exists(self, index: str) -> bool:
+        return False
+
+    def create(self, index: str, body: dict[str, Any]) -> None:
+        if index in self.created:
+            error = {"error": {"type": "resource_already_exists_exception"}}
+            raise RequestError(400, "resource_already_exists_exception", error)
+        super().create(index, body)
+
+
+def test_given_two_cold_starts_racing_to_make_the_index_then_the_second_carries_on() -> None:
+    client = FakeOpenSearchClient()
+    client.indices = _RacedIndices()
+    OpenSearchVectorIndex(client, "chunks").ensure_index(4)  # type: ignore[arg-type]
+
+    OpenSearchVectorIndex(client, "chunks").ensure_index(4)  # type: ignore[arg-type]
+
+    assert client.indices.created["chunks"]["mappings"]["properties"]["vector"]["dimension"] == 4
+
+
+def test_given_another_refusal_to_make_the_index_then_it_is_raised() -> None:
+    class _Refusing(_FakeIndices):
+        def create(self, index: str, body: dict[str, Any]) -> None:
+            raise RequestError(400, "mapper_parsing_exception", {})
+
+    client = FakeOpenSearchClient()
+    client.indices = _Refusing()
+
+    with pytest.raises(RequestError):
+        OpenSearchVectorIndex(client, "chunks").ensure_index(4)  # type: ignore[arg-type]

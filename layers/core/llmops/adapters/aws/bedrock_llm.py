@@ -20,12 +20,14 @@ def converse_arguments(model_id: str, request: GenerationRequest) -> dict[str, A
         inference["topP"] = request.top_p
     if request.stop:
         inference["stopSequences"] = list(request.stop)
-    return {
+    arguments: dict[str, Any] = {
         "modelId": model_id,
-        "system": [{"text": request.system}],
         "messages": [{"role": "user", "content": [{"text": request.user}]}],
         "inferenceConfig": inference,
     }
+    if request.system.strip():  # Converse refuses an empty system text block; a prompt may have no system part
+        arguments["system"] = [{"text": request.system}]
+    return arguments
 
 
 class BedrockConverseLanguageModel:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
-from opensearchpy.exceptions import NotFoundError
+from opensearchpy.exceptions import NotFoundError, RequestError
 
 from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch
 from llmops.domain.sequencer import single_revision
@@ -75,8 +75,13 @@ class OpenSearchVectorIndex:
 
     def ensure_index(self, dimension: int) -> None:
         if not self._client.indices.exists(index=self._index):
-            self._client.indices.create(index=self._index, body=index_body(dimension))
-            return
+            try:
+                self._client.indices.create(index=self._index, body=index_body(dimension))
+                return
+            except RequestError as error:
+                # Concurrent cold starts race to make the first index: the one that loses finds it made.
+                if error.error != "resource_already_exists_exception":
+                    raise
         # An index made before chunks had revisions gains the field before the first chunk carrying one arrives
         # (left to dynamic mapping it would become text, which cannot be compared as a string). Idempotent.
         revision = {"revision": index_body(dimension)["mappings"]["properties"]["revision"]}

@@ -25,12 +25,13 @@ def tgi_payload(request: GenerationRequest) -> dict[str, Any]:
         parameters.update(do_sample=True, temperature=request.temperature)
     else:
         parameters["do_sample"] = False
-    if request.top_p is not None:
+    if request.top_p is not None and request.top_p < 1:  # TGI refuses 1.0, which means no nucleus cut anyway
         parameters["top_p"] = request.top_p
     if request.stop:
         parameters["stop"] = list(request.stop)
     # TGI takes one string; the system text goes first, as plain instructions.
-    return {"inputs": f"{request.system}\n\n{request.user}", "parameters": parameters}
+    inputs = f"{request.system}\n\n{request.user}" if request.system.strip() else request.user
+    return {"inputs": inputs, "parameters": parameters}
 
 
 class SageMakerTgiLanguageModel:
