@@ -91,6 +91,7 @@ def test_a_function_that_runs_guardrails_or_publishes_events_may_call_those_serv
     environment, granted = _environment(FUNCTIONS[name]), _granted(FUNCTIONS[name])
     if "GUARDRAILS_PROVIDER" in environment:
         assert {"comprehend:DetectPiiEntities", "comprehend:ClassifyDocument", "bedrock:ApplyGuardrail"} <= granted
+        assert environment["GUARDRAIL_POLICY"] == {"Ref": "GuardrailPolicy"}  # a deployer sets it without edits
     if "EVENT_BUS_NAME" in environment:
         assert "EventBridgePutEventsPolicy" in granted
 
