@@ -240,3 +240,18 @@ def test_given_an_email_address_across_the_excerpt_cut_then_no_part_of_it_is_ret
     assert "<EMAIL_ADDRESS>" in excerpt  # redacted in the whole passage, then cut at a word boundary
     assert len(excerpt) <= 302 and excerpt.endswith(" …")
     assert [(h["check"], h["stage"], h["action"]) for h in answer.guardrails] == [("pii", "output", "redact")]
+
+
+def test_given_copies_of_one_passage_then_the_prompt_holds_it_once_and_room_for_others(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    text = PASSAGES["documents/python.txt"]
+    (original,) = [hit.chunk for hit in index.search(embedder.embed([text])[0], 1)]
+    for copy in ("copy-a", "copy-b"):
+        duplicate = chunk_of(copy, text, content_hash=original.content_hash)
+        index.replace_document(copy, [duplicate], embedder.embed([text]))
+    llm = FakeLanguageModel(reply="Python groups statements with indentation rather than braces.")
+
+    _service(embedder, index, llm).answer("How does Python group statements?")
+
+    assert llm.requests[0].system.count(text) == 1

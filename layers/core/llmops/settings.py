@@ -145,6 +145,30 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _dimension_suits_the_embedder(self) -> Settings:
+        """Caught at cold start, with what to set: otherwise the first document fails inside the model's API."""
+        dimension = self.embedding_dimension
+        if self.embedding_provider is EmbeddingProvider.ONNX and dimension != 384:
+            raise ValueError(f"EMBEDDING_DIMENSION={dimension}: the packaged all-MiniLM-L6-v2 makes 384")
+        titan_v2 = self.bedrock_embedding_model_id.startswith("amazon.titan-embed-text-v2")
+        if self.embedding_provider is EmbeddingProvider.BEDROCK and titan_v2 and dimension not in (256, 512, 1024):
+            raise ValueError(
+                f"EMBEDDING_DIMENSION={dimension}: {self.bedrock_embedding_model_id} makes 256, 512 or 1024 "
+                "(template parameter EmbeddingDimension)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _context_holds_a_whole_chunk(self) -> Settings:
+        # Passages go into the prompt whole: a budget smaller than one chunk would be overspent by the first one.
+        if self.max_context_tokens < self.chunk_max_tokens:
+            raise ValueError(
+                f"MAX_CONTEXT_TOKENS={self.max_context_tokens} is smaller than one chunk "
+                f"(CHUNK_MAX_TOKENS={self.chunk_max_tokens}); passages are never cut"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _int8_is_made_from_the_weights_not_an_onnx_file(self) -> Settings:
         if self.embedding_precision is EmbeddingPrecision.INT8 and self.embedding_model_path:
             raise ValueError(

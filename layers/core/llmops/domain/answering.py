@@ -244,12 +244,17 @@ class QuestionAnsweringService:
         )
 
     def _fit_to_budget(self, evidence: list[ScoredChunk]) -> list[ScoredChunk]:
-        """Most relevant passages first (in retrieval order), whole passages only, until the budget is spent."""
+        """Most relevant passages first (in retrieval order), whole passages only, until the budget is spent.
+        A passage with the same text as one already chosen (a copied document) adds no evidence and is skipped."""
         chosen: list[ScoredChunk] = []
+        texts: set[str] = set()
         spent = 0
         for hit in evidence:
+            if hit.chunk.content_hash in texts:
+                continue
             if chosen and spent + hit.chunk.token_count > self._policy.max_context_tokens:
                 break
+            texts.add(hit.chunk.content_hash)
             chosen.append(hit)
             spent += hit.chunk.token_count
         return chosen
