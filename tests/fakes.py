@@ -232,16 +232,27 @@ class FakeEmbeddingCache:
 
 class FakeOpenSearchClient:
     """An in-memory stand-in for an OpenSearch Serverless collection, as far as the vector index adapter uses it:
-    auto-assigned ids (a write with an id is refused, as Serverless does), bulk, term/terms/bool filters and k-NN
-    with faiss inner-product scoring."""
+    auto-assigned ids (a write with an id is refused, as Serverless does), bulk, term/terms/ids/bool filters and
+    k-NN with faiss inner-product scoring. With `refresh_lag`, searches see the collection as it was at the last
+    `refresh()`: Serverless makes writes and deletes searchable only some seconds later, and has no refresh call."""
 
-    def __init__(self) -> None:
+    def __init__(self, refresh_lag: bool = False) -> None:
         from opensearchpy.serializer import JSONSerializer
 
         self.transport = SimpleNamespace(serializer=JSONSerializer())  # what opensearchpy.helpers.bulk reads
         self.documents: dict[str, dict[str, Any]] = {}
         self.indices = _FakeIndices()
         self.bulk_calls = 0
+        self._refresh_lag = refresh_lag
+        self._searchable: dict[str, dict[str, Any]] = {}
+
+    def refresh(self) -> None:
+        """What Serverless does by itself, some seconds after a write (test-only: no such call exists there)."""
+        self._searchable = dict(self.documents)
+
+    @property
+    def searchable(self) -> dict[str, dict[str, Any]]:
+        return self._searchable if self._refresh_lag else self.documents
 
     def bulk(self, body: Any, **_: Any) -> dict[str, Any]:
         self.bulk_calls += 1
@@ -255,23 +266,27 @@ class FakeOpenSearchClient:
                     raise ValueError("Document ID is not supported in create/index operation request")
                 identifier = str(uuid.uuid4())
                 self.documents[identifier] = next(iterator)
+                items.append({operation: {"_id": identifier, "status": 201, "result": "created"}})
             elif operation == "delete":
-                self.documents.pop(meta["_id"], None)
-            items.append({operation: {"status": 200}})
-        return {"errors": False, "items": items}
+                found = self.documents.pop(meta["_id"], None) is not None
+                result = {"status": 200, "result": "deleted"} if found else {"status": 404, "result": "not_found"}
+                items.append({operation: {"_id": meta["_id"], **result}})
+        return {"errors": any(not 200 <= item[op]["status"] < 300 for item in items for op in item), "items": items}
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         query = body["query"]
         if "knn" in query:
             vector = np.asarray(query["knn"]["vector"]["vector"])
             scored = []
-            for identifier, document in self.documents.items():
+            for identifier, document in self.searchable.items():
                 inner = float(np.dot(vector, document["vector"]))
                 scored.append((1 + inner if inner >= 0 else 1 / (1 - inner), identifier, document))
             scored.sort(reverse=True)
             hits = [{"_id": i, "_score": s, "_source": d} for s, i, d in scored[: body["size"]]]
         else:
-            hits = [{"_id": i, "_score": 1.0, "_source": d} for i, d in self.documents.items() if _matches(query, d)]
+            hits = [
+                {"_id": i, "_score": 1.0, "_source": d} for i, d in self.searchable.items() if _matches(query, d, i)
+            ]
             hits = hits[: body["size"]]
         return {"hits": {"hits": hits}}
 
@@ -294,7 +309,9 @@ class _FakeIndices:
             properties[name] = mapping
 
 
-def _matches(query: dict[str, Any], document: dict[str, Any]) -> bool:
+def _matches(query: dict[str, Any], document: dict[str, Any], identifier: str = "") -> bool:
+    if "ids" in query:
+        return identifier in query["ids"]["values"]
     if "term" in query:
         ((field_name, value),) = query["term"].items()
         stored = document.get(field_name)
@@ -314,9 +331,12 @@ def _matches(query: dict[str, Any], document: dict[str, Any]) -> bool:
     boolean = query["bool"]
     should = boolean.get("should", [])
     return (
-        all(_matches(q, document) for q in boolean.get("filter", []))
-        and not any(_matches(q, document) for q in boolean.get("must_not", []))
-        and (not should or sum(_matches(q, document) for q in should) >= boolean.get("minimum_should_match", 1))
+        all(_matches(q, document, identifier) for q in boolean.get("filter", []))
+        and not any(_matches(q, document, identifier) for q in boolean.get("must_not", []))
+        and (
+            not should
+            or sum(_matches(q, document, identifier) for q in should) >= boolean.get("minimum_should_match", 1)
+        )
     )
 
 

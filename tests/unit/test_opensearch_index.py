@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from opensearchpy.exceptions import RequestError
 
+from llmops.adapters.aws import opensearch_index
 from llmops.adapters.aws.opensearch_index import OpenSearchVectorIndex, index_body
 from llmops.domain.models import Chunk
 from llmops.domain.sequencer import revision
@@ -108,3 +109,52 @@ def test_given_another_refusal_to_make_the_index_then_it_is_raised() -> None:
 
     with pytest.raises(RequestError):
         OpenSearchVectorIndex(client, "chunks").ensure_index(4)  # type: ignore[arg-type]
+
+
+class _LaggingCollection(FakeOpenSearchClient):
+    """Serverless without a refresh call: writes and deletes become searchable later. Counts searches, and stops a
+    delete that keeps finding the chunks it already deleted."""
+
+    def __init__(self) -> None:
+        super().__init__(refresh_lag=True)
+        self.searches = 0
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.searches += 1
+        if self.searches > 20:
+            raise AssertionError("the delete keeps searching for chunks it already deleted")
+        return super().search(index, body)
+
+
+def _vectors(count: int) -> np.ndarray:
+    return np.tile(np.asarray([[1.0, 0.0]], dtype=np.float32), (count, 1))
+
+
+def test_given_deletes_not_yet_searchable_then_a_large_document_is_deleted_once_per_chunk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(opensearch_index, "_PAGE", 3)
+    client = _LaggingCollection()
+    adapter = OpenSearchVectorIndex(client, "chunks")  # type: ignore[arg-type]
+    adapter.ensure_index(2)
+    adapter.add_chunks([_chunk("doc", "v1", position, f"part {position}") for position in range(7)], _vectors(7))
+    client.refresh()
+
+    removed = adapter.delete_document("doc")
+
+    assert removed == 7
+    assert client.documents == {}
+    assert client.searches == 3  # pages of 3, 3 and 1: none asked again for what it had deleted
+
+
+def test_given_its_own_write_not_yet_searchable_then_withdrawing_that_write_removes_it() -> None:
+    client = _LaggingCollection()
+    adapter = OpenSearchVectorIndex(client, "chunks")  # type: ignore[arg-type]
+    adapter.ensure_index(2)
+    chunks = [_chunk("doc", "v2", position, f"part {position}") for position in range(2)]
+    adapter.replace_document("doc", chunks, _vectors(2))  # no refresh: the search cannot see them yet
+
+    removed = adapter.delete_document("doc", revision=chunks[0].revision)
+
+    assert removed == 2
+    assert client.documents == {}

@@ -1,12 +1,15 @@
 """Chunks in an OpenSearch Serverless VECTORSEARCH collection, signed with SigV4 for the `aoss` service.
 
 Serverless vector collections assign their own `_id` (a write with an id is refused), so chunks are found,
-replaced and deleted through our own `document_id` and `version` fields.
+replaced and deleted through our own `document_id` and `version` fields. Serverless also has no refresh call: a
+write becomes searchable some seconds later, so deletes page by excluding what they already deleted, and chunks
+this process has just written are deleted by the ids their write returned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,8 @@ from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch
 from llmops.domain.sequencer import single_revision
 
 _PAGE = 1000
+_BULK_BYTES = 5 * 1024 * 1024  # well under Serverless' request size limit, with 1024-d vectors too
+_REMEMBERED_WRITES = 64  # documents whose latest write's ids this process keeps, for withdrawing it
 
 
 def index_body(dimension: int) -> dict[str, Any]:
@@ -72,6 +77,7 @@ class OpenSearchVectorIndex:
     def __init__(self, client: OpenSearch, index_name: str) -> None:
         self._client = client
         self._index = index_name
+        self._written: OrderedDict[tuple[str, str | None], list[str]] = OrderedDict()
 
     def ensure_index(self, dimension: int) -> None:
         if not self._client.indices.exists(index=self._index):
@@ -92,7 +98,15 @@ class OpenSearchVectorIndex:
             {"_index": self._index, "_source": {**chunk.model_dump(), "vector": vector.tolist()}}
             for chunk, vector in zip(chunks, vectors, strict=True)
         )
-        helpers.bulk(self._client, actions, chunk_size=500, max_retries=3)
+        results = helpers.streaming_bulk(
+            self._client, actions, chunk_size=500, max_chunk_bytes=_BULK_BYTES, max_retries=3
+        )
+        ids = [item["index"]["_id"] for _, item in results]  # a failed write raises BulkIndexError
+        written = {(chunk.document_id, chunk.revision) for chunk in chunks}
+        if len(written) == 1:  # one document's write, which a later change may have to withdraw at once
+            self._written[written.pop()] = ids
+            while len(self._written) > _REMEMBERED_WRITES:
+                self._written.popitem(last=False)
 
     def replace_document(self, document_id: str, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
         # New chunks go in before old ones go out: a reader may briefly see both versions, never neither.
@@ -160,24 +174,33 @@ class OpenSearchVectorIndex:
                 {"bool": {"must_not": [{"exists": {"field": "revision"}}]}},
             ]
             query["bool"]["minimum_should_match"] = 1
-        removed = 0
+        # Chunks written moments ago may not be searchable yet: those this process wrote go by their ids.
+        deleted = self._written.pop((document_id, revision), []) if revision is not None else []
+        removed = self._delete_ids(deleted)
         while True:
+            # Deleted chunks stay searchable until Serverless refreshes: each page leaves out those already gone.
+            page = {**query, "bool": {**query["bool"], "must_not": [*query["bool"].get("must_not", [])]}}
+            if deleted:
+                page["bool"]["must_not"].append({"ids": {"values": deleted}})
             try:
-                hits = self._client.search(index=self._index, body={"size": _PAGE, "query": query, "_source": False})[
+                hits = self._client.search(index=self._index, body={"size": _PAGE, "query": page, "_source": False})[
                     "hits"
                 ]["hits"]
             except NotFoundError:
                 return removed
-            if not hits:
-                return removed
-            helpers.bulk(
-                self._client,
-                ({"_op_type": "delete", "_index": self._index, "_id": hit["_id"]} for hit in hits),
-                raise_on_error=False,
-            )
-            removed += len(hits)
+            ids = [hit["_id"] for hit in hits]
+            removed += self._delete_ids(ids)
+            deleted.extend(ids)
             if len(hits) < _PAGE:
                 return removed
+
+    def _delete_ids(self, ids: Iterable[str]) -> int:
+        """How many of these chunks this call deleted (one deleted by someone else meanwhile is not counted)."""
+        actions = [{"_op_type": "delete", "_index": self._index, "_id": identifier} for identifier in ids]
+        if not actions:
+            return 0
+        succeeded, _ = helpers.bulk(self._client, actions, raise_on_error=False, max_chunk_bytes=_BULK_BYTES)
+        return int(succeeded)
 
 
 def _filter_clauses(filters: SearchFilters | None) -> list[dict[str, Any]]:
