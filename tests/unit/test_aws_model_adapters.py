@@ -58,6 +58,7 @@ def test_sagemaker_tgi_payload_is_greedy_at_zero_temperature() -> None:
         "max_new_tokens": 64,
         "return_full_text": False,
         "details": True,
+        "decoder_input_details": True,
         "do_sample": False,
         "stop": ["</s>"],
     }

@@ -20,6 +20,7 @@ def tgi_payload(request: GenerationRequest) -> dict[str, Any]:
         "max_new_tokens": request.max_new_tokens,
         "return_full_text": False,
         "details": True,
+        "decoder_input_details": True,  # details.prefill lists the prompt's tokens only when asked: the input count
     }
     if request.temperature > 0:
         parameters.update(do_sample=True, temperature=request.temperature)
