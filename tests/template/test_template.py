@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmops_local.template import load_template
+from llmops_local.template import Resolver, load_template, parameter_values
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(PROJECT_ROOT / "template.yaml")
@@ -94,6 +94,46 @@ def test_a_function_that_runs_guardrails_or_publishes_events_may_call_those_serv
         assert environment["GUARDRAIL_POLICY"] == {"Ref": "GuardrailPolicy"}  # a deployer sets it without edits
     if "EVENT_BUS_NAME" in environment:
         assert "EventBridgePutEventsPolicy" in granted
+
+
+@pytest.mark.parametrize(
+    ("overrides", "applied"),
+    [
+        ({}, ("guardrail-made-by-the-stack", "1")),  # the AWS default: Bedrock, with the stack's own guardrail
+        ({"BedrockGuardrailId": "gr-own", "BedrockGuardrailVersion": "3"}, ("gr-own", "3")),
+        ({"GuardrailsProvider": "comprehend"}, ("", "DRAFT")),
+    ],
+)
+def test_the_functions_apply_the_guardrail_the_parameters_choose(
+    overrides: dict[str, str], applied: tuple[str, str]
+) -> None:
+    resolver = Resolver(
+        region="us-east-1",
+        stack_name="llmops",
+        parameters=parameter_values(TEMPLATE, overrides),
+        conditions=TEMPLATE["Conditions"],
+        attributes={
+            ("PlatformGuardrail", "GuardrailId"): "guardrail-made-by-the-stack",
+            ("PlatformGuardrailVersion", "Version"): "1",
+        },
+        not_emulated={"VectorCollection", "PlatformApi", "PlatformEventBus"},
+    )
+    for name in ("QueryFunction", "EvaluationFunction"):
+        environment = _environment(FUNCTIONS[name])
+
+        chosen = (
+            resolver.resolve(environment["BEDROCK_GUARDRAIL_ID"]),
+            resolver.resolve(environment["BEDROCK_GUARDRAIL_VERSION"]),
+        )
+
+        assert chosen == applied
+    made = resolver.condition("MakesGuardrail")
+    assert made == (applied[0] == "guardrail-made-by-the-stack")
+    assert (
+        RESOURCES["PlatformGuardrail"]["Condition"]
+        == RESOURCES["PlatformGuardrailVersion"]["Condition"]
+        == "MakesGuardrail"
+    )
 
 
 def test_the_api_requires_iam_authorisation() -> None:
