@@ -12,7 +12,7 @@ import requests
 import yaml
 from pydantic import ValidationError
 
-from llmops.domain.errors import InvalidPrompt
+from llmops.domain.errors import InvalidPrompt, describe_problems
 from llmops.domain.prompts import PromptCatalog, PromptSpec, SyncOutcome, check_alias, check_name
 from llmops.ports import PromptStore
 
@@ -61,11 +61,7 @@ def load_prompt_file(path: Path) -> PromptFile:
     try:
         spec = PromptSpec.model_validate(fields)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or 'prompt'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in error.errors()
-        )
-        raise PromptFileError(f"{path}: {problems}") from error
+        raise PromptFileError(f"{path}: {describe_problems(error.errors(), whole='prompt')}") from error
     return PromptFile(path=path, name=name, spec=spec)
 
 

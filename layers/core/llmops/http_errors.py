@@ -8,6 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
+from llmops.domain.errors import describe_problems, plain_message
+
 # Powertools parses these as form fields, so a JSON body sent with one of them (curl -d does) fails with
 # "field missing" although the field is there. The client needs to hear about the content type instead.
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -24,10 +26,8 @@ def invalid_request_response(
 ) -> Response[dict[str, Any]]:
     """415 for a body that is not sent as JSON; otherwise 422 saying what to change in which field.
     The messages are the models' constraints and the domain's own checks: the input is not echoed."""
-    detail = [
-        {"loc": list(e["loc"]), "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": e["type"]}
-        for e in error.errors()
-    ]
+    errors = error.errors()
+    detail = [{"loc": list(e["loc"]), "msg": plain_message(e), "type": e["type"]} for e in errors]
     media_type = content_type.split(";", 1)[0].strip().lower()
     in_body = any(d["loc"][:1] == ["body"] for d in detail)
     if isinstance(error, RequestUnsupportedContentType) or (media_type in FORM_CONTENT_TYPES and in_body):
@@ -35,8 +35,7 @@ def invalid_request_response(
         return error_response(415, message)
     if any(d["type"] == "json_invalid" for d in detail):
         return error_response(422, "The request body is not valid JSON", detail=detail)
-    message = "; ".join(f"{'.'.join(str(part) for part in d['loc'])}: {d['msg']}" for d in detail)
-    return error_response(422, message, detail=detail)
+    return error_response(422, describe_problems(errors, whole="body"), detail=detail)
 
 
 def word_invalid_requests(app: APIGatewayRestResolver) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class DomainError(Exception):
     """Base of every error the domain raises on purpose."""
@@ -73,3 +76,13 @@ class PromptVersionExists(PromptConflict):
 
 class GuardrailUnavailable(ModelInvocationError):
     """A guardrail detector failed, so the text could not be checked; retrying later may succeed."""
+
+
+def plain_message(error: Mapping[str, Any]) -> str:
+    """One pydantic error's message as a user reads it: without pydantic's "Value error, " prefix."""
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
+def describe_problems(errors: Iterable[Mapping[str, Any]], whole: str = "input") -> str:
+    """pydantic errors as one line, `field.path: message; ...`; an error of the whole model is under `whole`."""
+    return "; ".join(f"{'.'.join(str(part) for part in e['loc']) or whole}: {plain_message(e)}" for e in errors)

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound, PromptVersionExists
+from llmops.domain.errors import (
+    InvalidPrompt,
+    PromptConflict,
+    PromptNotFound,
+    PromptVersionExists,
+    describe_problems,
+)
 from llmops.domain.guardrails import GuardrailPolicy
 
 if TYPE_CHECKING:
@@ -114,10 +120,7 @@ class PromptSpec(_Strict):
             try:
                 GuardrailPolicy().merged_with(overrides)
             except ValidationError as invalid:
-                problems = "; ".join(
-                    f"{'.'.join(str(part) for part in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-                    for e in invalid.errors()
-                )
+                problems = describe_problems(invalid.errors(), whole="policy")
                 raise ValueError(f"guardrails do not apply: {problems}") from None
         return overrides
 
