@@ -77,7 +77,7 @@ class OpenSearchVectorIndex:
     def __init__(self, client: OpenSearch, index_name: str) -> None:
         self._client = client
         self._index = index_name
-        self._written: OrderedDict[tuple[str, str | None], list[str]] = OrderedDict()
+        self._written: OrderedDict[tuple[str, str], list[str]] = OrderedDict()  # (document, revision) -> ids
 
     def ensure_index(self, dimension: int) -> None:
         if not self._client.indices.exists(index=self._index):
@@ -177,13 +177,11 @@ class OpenSearchVectorIndex:
         # Chunks written moments ago may not be searchable yet: those this process wrote go by their ids.
         deleted = self._written.pop((document_id, revision), []) if revision is not None else []
         removed = self._delete_ids(deleted)
+        # Deleted chunks stay searchable until Serverless refreshes: each page leaves out those already gone.
+        query["bool"].setdefault("must_not", []).append({"ids": {"values": deleted}})
         while True:
-            # Deleted chunks stay searchable until Serverless refreshes: each page leaves out those already gone.
-            page = {**query, "bool": {**query["bool"], "must_not": [*query["bool"].get("must_not", [])]}}
-            if deleted:
-                page["bool"]["must_not"].append({"ids": {"values": deleted}})
             try:
-                hits = self._client.search(index=self._index, body={"size": _PAGE, "query": page, "_source": False})[
+                hits = self._client.search(index=self._index, body={"size": _PAGE, "query": query, "_source": False})[
                     "hits"
                 ]["hits"]
             except NotFoundError:
