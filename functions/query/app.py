@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from llmops.composition import build_answering_service, build_retriever
 from llmops.domain.answering import MAX_QUESTION_CHARS, GuardrailBlocked, PromptChoice, QuestionAnsweringService
-from llmops.domain.errors import InvalidPrompt, InvalidQuestion, ModelInvocationError, PromptNotFound
+from llmops.domain.errors import InvalidPrompt, InvalidQuestion, InvalidSearch, ModelInvocationError, PromptNotFound
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
 from llmops.domain.retrieval import Retriever
 from llmops.http_errors import error_response, word_invalid_requests
@@ -113,6 +113,11 @@ def query(request: Annotated[QueryRequest, Body()]) -> Answer:
 @app.exception_handler(InvalidQuestion)
 def invalid_question(error: InvalidQuestion) -> Response[dict[str, Any]]:
     return error_response(400, error)
+
+
+@app.exception_handler(InvalidSearch)
+def invalid_search(error: InvalidSearch) -> Response[dict[str, Any]]:
+    return error_response(422, error)
 
 
 def _count_guardrail_hits(hits: list[dict[str, Any]]) -> None:

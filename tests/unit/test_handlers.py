@@ -315,6 +315,17 @@ def test_search_handler_refuses_a_request_that_cannot_rank_or_filter_as_asked(
     assert reason in json.loads(response["body"])["message"]
 
 
+def test_search_handler_refuses_fusion_weights_for_a_search_that_fuses_nothing(
+    query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query_app, "retriever", lambda: Retriever(embedder, FakeVectorIndex(), RetrievalSettings()))
+
+    response = query_app.lambda_handler(_search({"query": "indentation", "mode": "text", "text_weight": 2}), _context())
+
+    assert response["statusCode"] == 422
+    assert "this search is text" in json.loads(response["body"])["message"]
+
+
 def test_query_handler_answers_422_for_a_prompt_version_that_cannot_be_parsed(
     query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ import pytest
 
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.chunking import Chunker
+from llmops.domain.errors import InvalidSearch
 from llmops.domain.models import ExtractedDocument, SearchFilters, SearchMode, Section
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from tests.fakes import FakeVectorIndex
@@ -86,3 +87,13 @@ def test_convex_fusion_combines_normalised_scores_by_weight(
 
     assert results[0].chunk.source_key == "documents/faq/errno.txt"
     assert results[0].fused_score == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("mode", [SearchMode.VECTOR, SearchMode.TEXT])
+def test_fusion_weights_are_refused_for_a_search_that_fuses_nothing(
+    embedder: OnnxMiniLmEmbedder, mode: SearchMode
+) -> None:
+    retriever = Retriever(embedder, FakeVectorIndex(), RetrievalSettings(mode=SearchMode.HYBRID))
+
+    with pytest.raises(InvalidSearch, match=f"this search is {mode.value}"):
+        retriever.retrieve("indentation", 3, mode=mode, vector_weight=0.5)

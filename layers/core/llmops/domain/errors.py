@@ -38,6 +38,10 @@ class InvalidQuestion(DomainError):
     pass
 
 
+class InvalidSearch(DomainError):
+    """Search options that do not fit together (fusion weights for a search that fuses nothing)."""
+
+
 class ModelInvocationError(DomainError):
     """The language or embedding model failed; retrying later may succeed."""
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from llmops.domain.errors import InvalidSearch
 from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, SearchMode, TextMatch
 from llmops.ports import Embedder, VectorIndex
 
@@ -50,6 +51,11 @@ class Retriever:
         text_weight: float | None = None,
     ) -> list[ScoredChunk]:
         mode = mode or self._settings.mode
+        if mode is not SearchMode.HYBRID and (vector_weight is not None or text_weight is not None):
+            raise InvalidSearch(
+                f"vector_weight and text_weight weigh the two lists of a hybrid search; this search is {mode.value}: "
+                "leave them out, or ask for mode hybrid"
+            )
         vector = self._embedder.embed([query])[0]
         candidates = top_k * self._settings.candidates_factor if mode is SearchMode.HYBRID else top_k
         by_vector = self._index.search(vector, candidates, filters) if mode is not SearchMode.TEXT else []
