@@ -145,10 +145,11 @@ class FakeLanguageModel:
 
     reply: str = "Python uses indentation to group statements [1]."
     requests: list[GenerationRequest] = field(default_factory=list)
+    name: str = "fake:echo"
 
     @property
     def model_id(self) -> str:
-        return "fake:echo"
+        return self.name
 
     def generate(self, request: GenerationRequest) -> Generation:
         self.requests.append(request)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from llmops.domain.guardrails import Guardrails
 from llmops.domain.models import Abstention, ExtractedDocument, Section
 from llmops.domain.prompts import PromptCatalog, PromptSpec
 from llmops.domain.retrieval import RetrievalSettings, Retriever
-from llmops.ports import PiiSpan
+from llmops.ports import LanguageModel, PiiSpan
 from tests.fakes import FakeLanguageModel, FakePromptStore, FakeVectorIndex, chunk_of
 
 PASSAGES = {
@@ -41,6 +41,7 @@ def _service(
     llm: FakeLanguageModel,
     prompts: PromptCatalog | None = None,
     guardrails: Guardrails | None = None,
+    models: Callable[[str], LanguageModel] | None = None,
 ) -> QuestionAnsweringService:
     policy = AnsweringPolicy(
         top_k=2,
@@ -51,7 +52,9 @@ def _service(
         temperature=0,
     )
     retriever = Retriever(embedder, index, RetrievalSettings())
-    return QuestionAnsweringService(embedder, retriever, llm, policy, prompts=prompts, guardrails=guardrails)
+    return QuestionAnsweringService(
+        embedder, retriever, llm, policy, prompts=prompts, guardrails=guardrails, models=models
+    )
 
 
 def _answer_prompt(**fields: Any) -> PromptSpec:
@@ -255,3 +258,39 @@ def test_given_copies_of_one_passage_then_the_prompt_holds_it_once_and_room_for_
     _service(embedder, index, llm).answer("How does Python group statements?")
 
     assert llm.requests[0].system.count(text) == 1
+
+
+def test_a_prompt_that_names_its_model_is_answered_by_that_model_with_its_parameters(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    catalog = PromptCatalog(FakePromptStore())
+    parameters = {"model_id": "bedrock:anthropic.claude-3-haiku", "temperature": 0.3, "top_p": 0.9, "top_k": 40}
+    catalog.publish("rag-answer", _answer_prompt(parameters=parameters))
+    configured = FakeLanguageModel(name="bedrock:configured")
+    named = FakeLanguageModel(reply="Python groups statements by indentation [1].", name="bedrock:claude-3-haiku")
+    asked: list[str] = []
+
+    def models(target: str) -> FakeLanguageModel:
+        asked.append(target)
+        return named
+
+    service = _service(embedder, index, configured, prompts=catalog, models=models)
+    answer = service.answer("How does Python group statements?", prompt=PromptChoice("rag-answer", "1"))
+    declined = service.answer("Which football club won the 1998 cup final?", prompt=PromptChoice("rag-answer", "1"))
+
+    assert asked[0] == "bedrock:anthropic.claude-3-haiku"
+    assert not configured.requests
+    assert (answer.model_id, declined.model_id) == ("bedrock:claude-3-haiku", "bedrock:claude-3-haiku")
+    request = named.requests[0]
+    assert (request.temperature, request.top_p, request.top_k) == (0.3, 0.9, 40)
+
+
+def test_a_prompt_without_a_model_is_answered_by_the_configured_one(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    configured = FakeLanguageModel(reply="Python groups statements by indentation [1].")
+    service = _service(embedder, index, configured, models=lambda target: pytest.fail(f"asked for {target}"))
+
+    answer = service.answer("How does Python group statements?")
+
+    assert answer.model_id == "fake:echo" and len(configured.requests) == 1

@@ -15,7 +15,7 @@ from llmops.adapters.aws.bedrock_llm import BedrockConverseLanguageModel
 from llmops.adapters.aws.remote_embedders import BedrockTitanEmbedder, SageMakerEmbedder
 from llmops.adapters.aws.sagemaker_llm import SageMakerTgiLanguageModel
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
-from llmops.domain.errors import ModelInvocationError
+from llmops.domain.errors import ModelInvocationError, UnsupportedParameters
 from llmops.ports import GenerationRequest
 
 REQUEST = GenerationRequest(system="Use the context.", user="Question?", max_new_tokens=64, stop=("</s>",))
@@ -131,6 +131,78 @@ def test_a_prompt_without_system_text_sends_no_system_block_and_top_p_1_is_left_
     assert converse_arguments("m", request)["inferenceConfig"]["topP"] == 1.0
     assert tgi_payload(request)["inputs"] == "Question?"
     assert "top_p" not in tgi_payload(request)["parameters"]
-    assert (
-        tgi_payload(GenerationRequest(system="s", user="u", max_new_tokens=8, top_p=0.9))["parameters"]["top_p"] == 0.9
-    )
+
+
+def test_tgi_samples_with_top_p_and_top_k_only_when_the_temperature_asks_for_sampling() -> None:
+    # TGI samples whenever top_p < 1 or top_k is set, even with do_sample false: a greedy request must send neither.
+    from llmops.adapters.aws.sagemaker_llm import tgi_payload
+
+    greedy = tgi_payload(GenerationRequest(system="s", user="u", max_new_tokens=8, top_p=0.9, top_k=40))["parameters"]
+    sampled = tgi_payload(
+        GenerationRequest(system="s", user="u", max_new_tokens=8, temperature=0.7, top_p=0.9, top_k=40)
+    )["parameters"]
+
+    assert greedy["do_sample"] is False and "top_p" not in greedy and "top_k" not in greedy
+    assert (sampled["do_sample"], sampled["temperature"], sampled["top_p"], sampled["top_k"]) == (True, 0.7, 0.9, 40)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "family"),
+    [
+        ("anthropic.claude-3-haiku-20240307-v1:0", ("anthropic", "claude-3-haiku-20240307-v1:0")),
+        ("us.anthropic.claude-3-5-haiku-20241022-v1:0", ("anthropic", "claude-3-5-haiku-20241022-v1:0")),
+        ("global.amazon.nova-2-lite-v1:0", ("amazon", "nova-2-lite-v1:0")),
+        (
+            "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-8b-instruct-v1:0",
+            ("meta", "llama3-8b-instruct-v1:0"),
+        ),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3",
+            ("", "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3"),
+        ),
+    ],
+)
+def test_bedrock_model_family_is_read_from_ids_profiles_and_arns(model_id: str, family: tuple[str, str]) -> None:
+    from llmops.adapters.aws.bedrock_llm import model_family
+
+    assert model_family(model_id) == family
+
+
+def test_converse_sends_top_k_under_the_name_each_model_family_reads() -> None:
+    from llmops.adapters.aws.bedrock_llm import converse_arguments
+
+    request = GenerationRequest(system="s", user="u", max_new_tokens=8, top_k=40)
+
+    assert converse_arguments("us.anthropic.claude-3-5-haiku-20241022-v1:0", request)[
+        "additionalModelRequestFields"
+    ] == {"top_k": 40}
+    assert converse_arguments("amazon.nova-lite-v1:0", request)["additionalModelRequestFields"] == {
+        "inferenceConfig": {"topK": 40}
+    }
+    assert "additionalModelRequestFields" not in converse_arguments("meta.llama3-8b-instruct-v1:0", REQUEST)
+    with pytest.raises(UnsupportedParameters, match=r"top_k 40 cannot be sent to Bedrock model meta\.llama3"):
+        converse_arguments("meta.llama3-8b-instruct-v1:0", request)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "request_", "problem"),
+    [
+        ("meta.llama3-8b-instruct-v1:0", GenerationRequest("s", "u", 8, temperature=1.5), "temperature 1.5 is above 1"),
+        ("anthropic.claude-3-haiku-20240307-v1:0", GenerationRequest("s", "u", 8, stop=("\n\n",)), "only whitespace"),
+    ],
+)
+def test_converse_refuses_parameters_the_model_would_refuse_with_what_to_change(
+    model_id: str, request_: GenerationRequest, problem: str
+) -> None:
+    from llmops.adapters.aws.bedrock_llm import converse_arguments
+
+    with pytest.raises(UnsupportedParameters, match=problem):
+        converse_arguments(model_id, request_)
+
+
+def test_whitespace_stop_sequences_go_to_models_that_take_them() -> None:
+    from llmops.adapters.aws.bedrock_llm import converse_arguments
+
+    request = GenerationRequest("s", "u", 8, stop=("\n\n",))
+
+    assert converse_arguments("meta.llama3-8b-instruct-v1:0", request)["inferenceConfig"]["stopSequences"] == ["\n\n"]

@@ -14,11 +14,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
-from llmops.domain.errors import ModelInvocationError
+from llmops.domain.errors import ModelInvocationError, UnsupportedParameters
 from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.domain.models import DocumentStatus, ExtractedDocument, Section
 from llmops.domain.prompts import PromptCatalog
 from llmops.domain.retrieval import RetrievalSettings, Retriever
+from llmops.ports import Generation, GenerationRequest
 from llmops_local.functions import LocalLambdaContext
 from tests.fakes import (
     FakeDocumentRegistry,
@@ -324,6 +325,22 @@ def test_search_handler_refuses_fusion_weights_for_a_search_that_fuses_nothing(
 
     assert response["statusCode"] == 422
     assert "this search is text" in json.loads(response["body"])["message"]
+
+
+class _RefusingModel(FakeLanguageModel):
+    def generate(self, request: GenerationRequest) -> Generation:
+        raise UnsupportedParameters("temperature 1.5 is above 1, the most Bedrock models take")
+
+
+def test_query_handler_answers_422_with_what_to_change_for_parameters_the_model_refuses(
+    query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, _RefusingModel()))
+
+    response = query_app.lambda_handler(_event("query_post.json"), _context())
+
+    assert response["statusCode"] == 422
+    assert "temperature 1.5 is above 1" in json.loads(response["body"])["message"]
 
 
 def test_query_handler_answers_422_for_a_prompt_version_that_cannot_be_parsed(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from llmops.domain.answering import AnsweringPolicy, PromptChoice, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
 from llmops.domain.documents import DocumentCatalog
+from llmops.domain.errors import InvalidPrompt
 from llmops.domain.guardrails import Guardrails
 from llmops.domain.index_routing import RoutedVectorIndex
 from llmops.domain.ingestion import IngestionLimits, IngestionService
@@ -240,7 +241,9 @@ def build_retriever(settings: Settings) -> Retriever:
     return Retriever(build_embedder(settings), build_vector_index(settings), retrieval_settings(settings))
 
 
-def build_answering_service(settings: Settings) -> QuestionAnsweringService:
+def build_answering_service(settings: Settings, prompt_models: bool = True) -> QuestionAnsweringService:
+    """`prompt_models=False`: the configured model answers even for a prompt that names another (an evaluation
+    candidate that names its model)."""
     return QuestionAnsweringService(
         embedder=build_embedder(settings),
         retriever=build_retriever(settings),
@@ -249,7 +252,25 @@ def build_answering_service(settings: Settings) -> QuestionAnsweringService:
         prompts=build_prompt_catalog(settings) if settings.prompts_table else None,
         default_prompt=PromptChoice(settings.answer_prompt_name, settings.answer_prompt_ref),
         guardrails=build_guardrails(settings),
+        models=_prompt_model_resolver(settings) if prompt_models else None,
     )
+
+
+def _prompt_model_resolver(settings: Settings) -> Callable[[str], LanguageModel] | None:
+    """The model a prompt version names, one client per model. None locally: local mode's one model stands in for
+    every target, and each answer's `model_id` says that it answered."""
+    if settings.llm_provider is LlmProvider.LOCAL:
+        return None
+
+    def model_for(target: str) -> LanguageModel:
+        problem = _model_problem(settings, target)
+        if problem:
+            raise InvalidPrompt(f"the prompt's model_id cannot answer here: {problem}")
+        target_settings = _model_settings(settings, target)
+        key = ("llm", target_settings.llm_provider, target_settings.bedrock_model_id, target_settings.llm_endpoint_name)
+        return _shared_instance(key, lambda: build_language_model(target_settings))
+
+    return model_for
 
 
 def build_document_catalog(settings: Settings) -> DocumentCatalog:
@@ -397,7 +418,7 @@ def build_evaluation_service(settings: Settings) -> EvaluationService:
         return Judge(llm, prompts, judge_name, ref)
 
     answerer = PlatformAnswerer(
-        service_for=lambda model: build_answering_service(_model_settings(settings, model)),
+        service_for=lambda model: build_answering_service(_model_settings(settings, model), prompt_models=not model),
         retriever=lambda: build_retriever(settings),
         default_top_k=settings.retrieval_top_k,
         model_check=lambda model: _model_problem(settings, model),

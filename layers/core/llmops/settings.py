@@ -169,6 +169,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _temperature_suits_the_provider(self) -> Settings:
+        # Bedrock's text models take 0 to 1 (adapters.aws.bedrock_llm checks a prompt's own temperature the same way).
+        if self.llm_provider is LlmProvider.BEDROCK and self.llm_temperature > 1:
+            raise ValueError(f"LLM_TEMPERATURE={self.llm_temperature}: Bedrock models take a temperature from 0 to 1")
+        return self
+
+    @model_validator(mode="after")
     def _int8_is_made_from_the_weights_not_an_onnx_file(self) -> Settings:
         if self.embedding_precision is EmbeddingPrecision.INT8 and self.embedding_model_path:
             raise ValueError(

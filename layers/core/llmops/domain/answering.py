@@ -114,11 +114,15 @@ class QuestionAnsweringService:
         prompts: PromptSource | None = None,
         default_prompt: PromptChoice = PromptChoice(),
         guardrails: Guardrails | None = None,
+        models: Callable[[str], LanguageModel] | None = None,
     ) -> None:
+        """`models` gives the model a prompt version names (its parameters' `model_id`); without it, or for a prompt
+        that names none, `llm` answers."""
         self._guardrails = guardrails
         self._embedder = embedder
         self._retriever = retriever
         self._llm = llm
+        self._models = models
         self._policy = policy
         self._prompts = prompts
         self._default_prompt = default_prompt
@@ -153,29 +157,32 @@ class QuestionAnsweringService:
         if not evidence:
             logger.info("No evidence above the relevance threshold; declining", extra={"question": question})
             declined = template(question, "")
-            return self._declined(question, started, Usage(), Abstention.NO_RELEVANT_CONTEXT, declined, hits)
+            llm = self._model_for(declined.parameters)
+            return self._declined(question, started, Usage(), Abstention.NO_RELEVANT_CONTEXT, declined, llm, hits)
 
         passages = self._fit_to_budget(evidence)
         rendered = template(question, self._format_passages(passages))
         parameters = rendered.parameters
-        generation = self._llm.generate(
+        llm = self._model_for(parameters)
+        generation = llm.generate(
             GenerationRequest(
                 system=rendered.system,
                 user=rendered.user,
                 max_new_tokens=parameters.max_tokens or self._policy.max_new_tokens,
                 temperature=self._policy.temperature if parameters.temperature is None else parameters.temperature,
                 top_p=parameters.top_p,
+                top_k=parameters.top_k,
                 stop=parameters.stop,
             )
         )
         text = generation.text.strip()
         if not text or _REFUSAL.search(text) or _says(text, rendered.refusal):
-            return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED, rendered, hits)
+            return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED, rendered, llm, hits)
         grounded = self._grounding.check(text, passages)
         if not grounded.sentences:
             logger.info("Answer not supported by its context; declining", extra={"answer": text})
             return self._declined(
-                question, started, generation.usage, Abstention.NOT_SUPPORTED_BY_CONTEXT, rendered, hits
+                question, started, generation.usage, Abstention.NOT_SUPPORTED_BY_CONTEXT, rendered, llm, hits
             )
 
         answer_text = grounded.text
@@ -191,13 +198,18 @@ class QuestionAnsweringService:
             guardrails=[hit.model_dump(mode="json") for hit in hits],
             citations=citations,
             support=grounded.support,
-            model_id=self._llm.model_id,
+            model_id=llm.model_id,
             prompt_id=rendered.prompt_id,
             prompt_name=rendered.name,
             prompt_version=rendered.version or None,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             usage=generation.usage,
         )
+
+    def _model_for(self, parameters: ModelParameters) -> LanguageModel:
+        if parameters.model_id and self._models is not None:
+            return self._models(parameters.model_id)
+        return self._llm
 
     def _check_output(
         self, text: str, citations: list[Citation], prompt: _ChosenPrompt, hits: list[GuardrailHit]
@@ -287,6 +299,7 @@ class QuestionAnsweringService:
         usage: Usage,
         reason: Abstention,
         prompt: RenderedPrompt,
+        llm: LanguageModel,
         hits: list[GuardrailHit],
     ) -> Answer:
         return Answer(
@@ -296,7 +309,7 @@ class QuestionAnsweringService:
             abstention=reason,
             guardrails=[hit.model_dump(mode="json") for hit in hits],
             citations=[],
-            model_id=self._llm.model_id,
+            model_id=llm.model_id,
             prompt_id=prompt.prompt_id,
             prompt_name=prompt.name,
             prompt_version=prompt.version or None,

@@ -70,6 +70,10 @@ class InvalidPrompt(DomainError):
     """A prompt name, alias, reference or set of variables that the catalog cannot accept as it is."""
 
 
+class UnsupportedParameters(InvalidPrompt):
+    """Generation parameters (a prompt's or the settings') that the model would refuse or could not be sent."""
+
+
 class PromptConflict(DomainError):
     """The catalog changed meanwhile (an alias moved, a version number was taken); read again and retry."""
 

@@ -111,6 +111,7 @@ class GenerationRequest:
     max_new_tokens: int
     temperature: float = 0.0
     top_p: float | None = None
+    top_k: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -24,10 +24,13 @@ def tgi_payload(request: GenerationRequest) -> dict[str, Any]:
     }
     if request.temperature > 0:
         parameters.update(do_sample=True, temperature=request.temperature)
+        if request.top_p is not None and request.top_p < 1:  # TGI refuses 1.0, which means no nucleus cut anyway
+            parameters["top_p"] = request.top_p
+        if request.top_k is not None:
+            parameters["top_k"] = request.top_k
     else:
+        # Greedy. TGI samples whenever top_p < 1 or top_k is given, whatever do_sample says, so neither is sent.
         parameters["do_sample"] = False
-    if request.top_p is not None and request.top_p < 1:  # TGI refuses 1.0, which means no nucleus cut anyway
-        parameters["top_p"] = request.top_p
     if request.stop:
         parameters["stop"] = list(request.stop)
     # TGI takes one string; the system text goes first, as plain instructions.

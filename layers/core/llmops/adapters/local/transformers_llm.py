@@ -46,6 +46,8 @@ class TransformersLanguageModel:
             options["temperature"] = request.temperature
             if request.top_p is not None:
                 options["top_p"] = request.top_p
+            if request.top_k is not None:
+                options["top_k"] = request.top_k
         if request.stop:
             options["stop_strings"] = list(request.stop)
             options["tokenizer"] = self._tokenizer
