@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from llmops.adapters.aws.bedrock_guardrails import BedrockGuardrails
+from llmops.adapters.aws.bedrock_guardrails import BedrockGuardrails, takes_output_scope
 from llmops.adapters.aws.comprehend_guardrails import ComprehendGuardrails, byte_limited_segments
 from llmops.adapters.aws.eventbridge_publisher import EventBridgePublisher
 from llmops.domain.errors import GuardrailUnavailable
@@ -181,6 +181,22 @@ def test_bedrock_findings_follow_the_platform_policy() -> None:
 
     assert not verdict.blocked  # LOW is under the 0.8 threshold; the platform redacts where Bedrock would block
     assert verdict.text == "Please mail <EMAIL_ADDRESS> the report"
+
+
+def test_bedrock_on_a_botocore_without_output_scope_asks_without_it_instead_of_failing_every_check() -> None:
+    client = _client("bedrock-runtime")
+    # An older botocore, as a Lambda runtime may bundle: its service model has no outputScope, and it refuses one.
+    del client.meta.service_model.operation_model("ApplyGuardrail").input_shape.members["outputScope"]
+    text = "Please mail jane.doe@example.com the report"
+    response = _assessment(filters=[], pii=[{"type": "EMAIL", "match": "jane.doe@example.com", "action": "ANONYMIZED"}])
+    expected = _apply_guardrail_params(text)
+    del expected["outputScope"]
+    with Stubber(client) as stub:
+        stub.add_response("apply_guardrail", response, expected)
+        spans = BedrockGuardrails(client, "gr-123", "2").find_pii(text, ["EMAIL_ADDRESS"])
+
+    assert [text[s.start : s.end] for s in spans] == ["jane.doe@example.com"]
+    assert takes_output_scope(_client("bedrock-runtime"))  # this project's own botocore has it
 
 
 def test_bedrock_errors_become_guardrail_unavailable() -> None:

@@ -19,7 +19,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import botocore
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.model import OperationNotFoundError
 
 from llmops.adapters.aws.pii_entity_types import platform_entity_type
 from llmops.domain.errors import GuardrailUnavailable
@@ -27,6 +30,8 @@ from llmops.ports import PiiSpan, ToxicityScore
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+
+logger = Logger(child=True)
 
 CONFIDENCE_SCORES = {"NONE": 0.0, "LOW": 0.35, "MEDIUM": 0.65, "HIGH": 0.9}
 PROMPT_ATTACK = "PROMPT_ATTACK"
@@ -38,6 +43,16 @@ def _filter_score(content_filter: dict[str, Any]) -> float:
     if content_filter.get("action") == "BLOCKED" or content_filter.get("detected"):
         score = max(score, CONFIDENCE_SCORES["LOW"])  # the guardrail itself found it, at its configured strength
     return score
+
+
+def takes_output_scope(client: Any) -> bool:
+    """Whether this botocore knows ApplyGuardrail's `outputScope` (mid-2025). A Lambda runtime's bundled botocore
+    may be older, and botocore refuses a parameter its service model lacks before sending anything."""
+    try:
+        shape = client.meta.service_model.operation_model("ApplyGuardrail").input_shape
+    except OperationNotFoundError:  # a botocore older than ApplyGuardrail itself
+        return False
+    return shape is not None and "outputScope" in shape.members
 
 
 class BedrockGuardrails:
@@ -54,6 +69,13 @@ class BedrockGuardrails:
         self._cache: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._scope: dict[str, Any] = {"outputScope": "FULL"} if takes_output_scope(client) else {}
+        if not self._scope:
+            logger.warning(
+                "This botocore has no ApplyGuardrail outputScope: only the findings on which the guardrail acts "
+                "(block, anonymize) are reported; detect-only filters go unseen. Bundle a newer boto3 to see them.",
+                extra={"botocore": botocore.__version__},
+            )
 
     @property
     def name(self) -> str:
@@ -103,7 +125,7 @@ class BedrockGuardrails:
                 guardrailVersion=self._version,
                 source="INPUT",
                 content=[{"text": {"text": text}}],
-                outputScope="FULL",
+                **self._scope,
             )
         except (ClientError, BotoCoreError) as error:
             raise GuardrailUnavailable(f"Bedrock guardrail {self._id}:{self._version} failed: {error}") from error
