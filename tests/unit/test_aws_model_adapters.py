@@ -64,6 +64,26 @@ def test_sagemaker_tgi_payload_is_greedy_at_zero_temperature() -> None:
     }
 
 
+def test_a_request_the_tgi_container_refuses_is_an_unsupported_parameters_error_with_its_reason() -> None:
+    client = _client("sagemaker-runtime")
+    reason = "Input validation error: `stop` supports up to 4 stop sequences. Given: 5"
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "invoke_endpoint",
+            service_error_code="ModelError",
+            http_status_code=424,
+            modeled_fields={"OriginalStatusCode": 422, "OriginalMessage": reason},
+        )
+        stub.add_client_error("invoke_endpoint", service_error_code="ModelError", http_status_code=424)
+        model = SageMakerTgiLanguageModel(client, "llm-dev")
+        with pytest.raises(UnsupportedParameters, match="llm-dev refused the request: Input validation error"):
+            model.generate(REQUEST)
+        with pytest.raises(ModelInvocationError) as failed:  # a container failure stays a model failure (502)
+            model.generate(REQUEST)
+
+    assert not isinstance(failed.value, UnsupportedParameters)
+
+
 def test_bedrock_converse_sends_system_and_user_and_reads_usage() -> None:
     client = _client("bedrock-runtime")
     with Stubber(client) as stub:

@@ -7,12 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from llmops.domain.errors import ModelInvocationError
+from llmops.domain.errors import ModelInvocationError, UnsupportedParameters
 from llmops.domain.models import Usage
 from llmops.ports import Generation, GenerationRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+
+# The container's status for a request it will not run as it is (a SageMaker ModelError carries it).
+_REFUSED_REQUEST = (400, 422)
 
 
 def tgi_payload(request: GenerationRequest) -> dict[str, Any]:
@@ -58,6 +62,13 @@ class SageMakerTgiLanguageModel:
                 Body=json.dumps(tgi_payload(request)).encode(),
             )
         except ClientError as error:
+            if error.response.get("OriginalStatusCode") in _REFUSED_REQUEST:
+                # TGI validates the request (at most 4 stop sequences by default, prompt and max_new_tokens within
+                # its token limits): the request has to change, retrying will not help.
+                message = error.response.get("OriginalMessage") or str(error)
+                raise UnsupportedParameters(
+                    f"SageMaker endpoint {self._endpoint} refused the request: {message}"
+                ) from error
             raise ModelInvocationError(f"SageMaker endpoint {self._endpoint} failed: {error}") from error
         body = json.loads(response["Body"].read())
         first = body[0] if isinstance(body, list) else body
