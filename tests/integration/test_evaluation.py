@@ -59,6 +59,10 @@ def test_two_candidates_are_evaluated_through_the_state_machine(endpoints: Platf
 
     uploaded = requests.post(f"{api}/datasets", json={"name": "puffins", "rows": ROWS}, timeout=30)
     again = requests.post(f"{api}/datasets", json={"name": "puffins", "rows": ROWS}, timeout=30)
+    # Before the run starts: meanwhile the local evaluation function is busy with its items.
+    not_an_answer_prompt = requests.post(
+        f"{api}/evaluations", json={"dataset": "puffins", "candidates": [{"prompt": "judge-answer@prod"}]}, timeout=30
+    )
     started = requests.post(
         f"{api}/evaluations",
         json={
@@ -79,6 +83,8 @@ def test_two_candidates_are_evaluated_through_the_state_machine(endpoints: Platf
     assert again.status_code == 200 and again.json()["created"] is False
     assert started.status_code == 202, started.text
     assert unknown_prompt.status_code == 422
+    assert not_an_answer_prompt.status_code == 422
+    assert "judge-answer@1 cannot answer questions" in not_an_answer_prompt.json()["message"]
     run = _wait_for_run(endpoints, started.json()["run_id"])
     assert run["status"] == "succeeded", run.get("error")
 

@@ -14,7 +14,14 @@ from llmops.domain.errors import DomainError, InvalidPrompt, InvalidQuestion, Pr
 from llmops.domain.grounding import GroundingCheck
 from llmops.domain.guardrails import GuardrailHit, Guardrails, GuardrailVerdict
 from llmops.domain.models import Abstention, Answer, Citation, ScoredChunk, SearchFilters, SearchMode, Usage
-from llmops.domain.prompts import DEFAULT_REFUSAL, ModelParameters, PromptVersion, RenderedPrompt, VersionRef
+from llmops.domain.prompts import (
+    DEFAULT_REFUSAL,
+    RAG_VARIABLES,
+    ModelParameters,
+    PromptVersion,
+    RenderedPrompt,
+    VersionRef,
+)
 from llmops.domain.retrieval import Retriever
 from llmops.ports import Embedder, GenerationRequest, LanguageModel
 
@@ -239,11 +246,9 @@ class QuestionAnsweringService:
                     raise
                 logger.warning("Prompt not in the catalog; using the built-in one", extra={"prompt": choice.name})
             else:
-                if "context" not in version.variables or not set(version.variables) <= {"question", "context"}:
-                    raise InvalidPrompt(
-                        f"{version.prompt_id} cannot answer questions: an answer prompt declares {{context}} and "
-                        f"may declare {{question}}, no other variable (it declares {', '.join(version.variables)})"
-                    )
+                problem = answer_prompt_problem(version)
+                if problem:
+                    raise InvalidPrompt(problem)
                 return _ChosenPrompt(
                     prompt_id=version.prompt_id,
                     guardrails=version.guardrails,
@@ -316,6 +321,16 @@ class QuestionAnsweringService:
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             usage=usage,
         )
+
+
+def answer_prompt_problem(version: PromptVersion) -> str | None:
+    """Why a catalog prompt version cannot answer questions, or None when it can."""
+    if "context" not in version.variables or not set(version.variables) <= set(RAG_VARIABLES):
+        return (
+            f"{version.prompt_id} cannot answer questions: an answer prompt declares {{context}} and may declare "
+            f"{{question}}, no other variable (it declares {', '.join(version.variables)})"
+        )
+    return None
 
 
 def _says(text: str, refusal: str) -> bool:

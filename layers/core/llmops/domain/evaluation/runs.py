@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llmops.domain.errors import InvalidQuestion, PromptNotFound
+from llmops.domain.answering import answer_prompt_problem
+from llmops.domain.errors import InvalidPrompt, InvalidQuestion, PromptNotFound
 from llmops.domain.evaluation import metrics as m
 from llmops.domain.evaluation.datasets import DatasetCatalog, DatasetRow, DatasetVersion, parse_dataset_ref
 from llmops.domain.evaluation.errors import EvaluationNotFound, InvalidEvaluation
@@ -247,9 +248,12 @@ class EvaluationService:
     def _check(self, request: EvaluationRequest) -> None:
         for candidate in request.candidates:
             try:
-                self._prompts.resolve(candidate.prompt_name, candidate.prompt_ref)
+                version = self._prompts.resolve(candidate.prompt_name, candidate.prompt_ref)
             except PromptNotFound as error:
                 raise InvalidEvaluation(f"candidate {candidate.name()}: {error}") from error
+            problem = answer_prompt_problem(version)
+            if problem:
+                raise InvalidEvaluation(f"candidate {candidate.name()}: {problem}")
             self._answerer.check(candidate)
         options = request.options
         check_weights(options.weights)
@@ -325,7 +329,9 @@ class EvaluationService:
         )
         try:
             answer = self._answerer.answer(candidate, row.question)
-        except (InvalidQuestion, PromptNotFound) as error:
+        # The item's own fault, or its prompt's (an alias moved since the run started, parameters the model refuses):
+        # recorded on the item, as retrying the task would not change it.
+        except (InvalidQuestion, PromptNotFound, InvalidPrompt) as error:
             result = base.model_copy(update={"error": f"{type(error).__name__}: {error}"})
             self._repository.put_item_result(result)
             return result
