@@ -167,6 +167,32 @@ def test_bedrock_one_assessment_serves_all_three_checks() -> None:
     assert [(s.entity_type, text[s.start : s.end]) for s in spans] == [("EMAIL_ADDRESS", "jane.doe@example.com")]
 
 
+def test_bedrock_denied_topics_and_word_filters_count_as_toxicity_with_their_names() -> None:
+    client = _client("bedrock-runtime")
+    text = "Which stocks should I buy, you clown?"
+    response = _assessment(filters=[{"type": "INSULTS", "confidence": "LOW", "action": "NONE"}], pii=[])
+    response["assessments"][0] |= {
+        "topicPolicy": {
+            "topics": [
+                {"name": "investment-advice", "type": "DENY", "action": "BLOCKED", "detected": True},
+                {"name": "medical-advice", "type": "DENY", "action": "NONE", "detected": False},
+            ]
+        },
+        "wordPolicy": {
+            "customWords": [{"match": "clown", "action": "NONE", "detected": True}],
+            "managedWordLists": [],
+        },
+    }
+    with Stubber(client) as stub:
+        stub.add_response("apply_guardrail", response, _apply_guardrail_params(text))
+        verdict = Guardrails(toxicity=BedrockGuardrails(client, "gr-123", "2")).check_input(text)
+
+    assert verdict.blocked and verdict.blocked_by == "toxicity"
+    toxicity = verdict.hits[0]
+    assert toxicity.score == 1.0
+    assert toxicity.categories == ("INSULTS", "TOPIC:investment-advice", "WORDS")
+
+
 def test_bedrock_findings_follow_the_platform_policy() -> None:
     client = _client("bedrock-runtime")
     text = "Please mail jane.doe@example.com the report"

@@ -2,8 +2,9 @@
 
 One ApplyGuardrail call assesses a text for every policy the guardrail has, so the three detectors share it: the
 assessment of a text is kept (a few, most recent first) and read for prompt attacks, sensitive information and the
-harmful-content filters. The platform's policy, not the guardrail's own actions, decides what happens: the guardrail
-is asked for its full assessment and its findings become hits like any detector's.
+harmful-content filters, with denied topics and word filters counted as toxicity. The platform's policy, not the
+guardrail's own actions, decides what happens: the guardrail is asked for its full assessment and its findings
+become hits like any detector's.
 
 Bedrock reports confidence in steps; they become scores NONE 0, LOW 0.35, MEDIUM 0.65, HIGH 0.9, so the default
 threshold (0.8) acts on HIGH only and 0.6 on MEDIUM and above. Sensitive information comes without offsets: every
@@ -43,6 +44,10 @@ def _filter_score(content_filter: dict[str, Any]) -> float:
     if content_filter.get("action") == "BLOCKED" or content_filter.get("detected"):
         score = max(score, CONFIDENCE_SCORES["LOW"])  # the guardrail itself found it, at its configured strength
     return score
+
+
+def _breached(finding: dict[str, Any]) -> bool:
+    return finding.get("action") == "BLOCKED" or bool(finding.get("detected"))
 
 
 def takes_output_scope(client: Any) -> bool:
@@ -89,6 +94,7 @@ class BedrockGuardrails:
     def toxicity(self, text: str) -> ToxicityScore:
         harmful = [f for f in self._content_filters(text) if f.get("type") in HARMFUL_CONTENT]
         scored = [(str(f["type"]), _filter_score(f)) for f in harmful]
+        scored += [(category, 1.0) for category in self._denied_topics_and_words(text)]
         return ToxicityScore(
             score=max((score for _, score in scored), default=0.0),
             categories=tuple(dict.fromkeys(kind for kind, score in scored if score > 0)),
@@ -110,6 +116,18 @@ class BedrockGuardrails:
                     for m in re.finditer(re.escape(str(match)), text)
                 )
         return spans
+
+    def _denied_topics_and_words(self, text: str) -> list[str]:
+        """The guardrail's denied topics (TOPIC:name) and word filters (WORDS, PROFANITY) that the text breaches:
+        found or not, with no confidence, so each counts as a certain toxicity finding."""
+        found: list[str] = []
+        for assessment in self._assess(text):
+            topics = assessment.get("topicPolicy", {}).get("topics", [])
+            found += [f"TOPIC:{topic.get('name')}" for topic in topics if _breached(topic)]
+            words = assessment.get("wordPolicy", {})
+            found += ["WORDS" for word in words.get("customWords", []) if _breached(word)]
+            found += [str(word.get("type")) for word in words.get("managedWordLists", []) if _breached(word)]
+        return found
 
     def _content_filters(self, text: str) -> list[dict[str, Any]]:
         return [f for a in self._assess(text) for f in a.get("contentPolicy", {}).get("filters", [])]
