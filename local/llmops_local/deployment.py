@@ -23,6 +23,7 @@ NOT_EMULATED = {
     "AWS::Logs::LogGroup": "function logs go to the local runtime's console",
     "AWS::SQS::QueuePolicy": "moto does not enforce queue policies",
     "AWS::IAM::Role": "moto does not enforce IAM",
+    "AWS::IAM::ManagedPolicy": "moto does not enforce IAM",
     "AWS::CloudWatch::Alarm": "no local effect",
 }
 _GLOBAL_ENVIRONMENT = "__GlobalsEnvironment"

@@ -59,9 +59,12 @@ def test_queues_feeding_functions_have_a_dead_letter_queue_and_outlast_the_funct
 
 
 def _granted(function: dict[str, Any]) -> set[str]:
-    """The IAM actions in a function's inline statements, and the names of the SAM policy templates it uses."""
+    """The IAM actions in a function's inline statements and the managed policies it refers to, and the names of the
+    SAM policy templates it uses."""
     granted: set[str] = set()
     for policy in function["Properties"].get("Policies", []):
+        if "Ref" in policy:  # a managed policy of the template
+            policy = {"Statement": RESOURCES[policy["Ref"]]["Properties"]["PolicyDocument"]["Statement"]}
         for name, body in policy.items():
             if name != "Statement":
                 granted.add(name)
