@@ -12,7 +12,9 @@ from llmops_local.documents import FINAL_STATUSES, document_record
 from llmops_local.platform import LocalPlatform, PlatformConfig, free_port
 
 
-@pytest.fixture(scope="session")
+# Package scope: moto's backends are process-wide, and a unit test's mock_aws() resets them; the platform stops
+# with this package, so `pytest tests` (integration first) leaves the unit tests a clean emulator and vice versa.
+@pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> Iterator[LocalPlatform]:
     """The whole local platform, started once: emulated AWS, deployed template, pollers and API."""
     config = PlatformConfig(
@@ -26,7 +28,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> It
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def endpoints(platform: LocalPlatform) -> PlatformEndpoints:
     return PlatformEndpoints.of(platform)
 
