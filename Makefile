@@ -64,12 +64,11 @@ template-checks: install validate build node_modules/.bin/asl-validator
 test: install lint typecheck template-checks  ## everything CI runs
 	$(BIN)/pytest tests/unit tests/integration -q
 
-deploy: build
+deploy: build  ## the deployment publishes prompts/*.yaml itself (PromptCatalogSync)
 	$(SAM) deploy --config-env dev
-	$(MAKE) sync-prompts STACK=llmops-dev
 
-# The deployed stack's prompt catalog gets prompts/*.yaml: a changed file becomes the next version; `prod` is set only
-# on prompts that have none (promote later versions with `llmops prompts alias`). Uses your AWS credentials.
+# Publish prompts/*.yaml into a deployed stack's catalog without deploying (each deployment does it too): a changed
+# file becomes the next version; `prod` is set only on prompts that have none. Uses your AWS credentials.
 STACK ?= llmops-dev
 sync-prompts: install  ## publish prompts/*.yaml into STACK's prompt catalog (PromptsTableName output)
 	$(BIN)/llmops prompts sync --dir prompts --stack $(STACK) --alias prod --if-missing

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,10 @@ from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.adapters.model_files import packaged_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# llmops.observability's Metrics reads its namespace once, when the first test that reaches a handler imports it; a
+# deployed function always has one (the template's Globals), so every test process has one too, whatever runs first.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
 
 
 @pytest.fixture(scope="session")

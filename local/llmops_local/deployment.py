@@ -84,6 +84,8 @@ class Deployment:
     state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # logical id -> why
+    # Custom resources run once the functions can: logical id -> (type, resolved properties).
+    custom_resources: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,13 +118,18 @@ class LocalDeployer:
             "AWS::Events::EventBus": self._event_bus,
         }
 
+    def _creator(self, kind: str) -> Callable[[str, dict[str, Any]], None] | None:
+        if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+            return lambda logical, properties: self._custom_resource(logical, kind, properties)
+        return self._creators.get(kind)
+
     def deploy(self) -> Deployment:
         resources: dict[str, dict[str, Any]] = self._template["Resources"]
         for logical, resource in resources.items():
-            if resource["Type"] not in self._creators:
+            if self._creator(resource["Type"]) is None:
                 self._resolver.not_emulated.add(logical)
                 self.deployment.skipped[logical] = NOT_EMULATED.get(resource["Type"], "not emulated locally")
-        pending = {k: v for k, v in resources.items() if v["Type"] in self._creators}
+        pending = {k: v for k, v in resources.items() if self._creator(v["Type"]) is not None}
         self._reserve_names(pending)
         # Create in dependency order: a resource whose properties still refer to a missing one waits a round.
         while pending:
@@ -131,7 +138,9 @@ class LocalDeployer:
                 raise TemplateError(f"cannot resolve references among {sorted(pending)}")
             for logical in ready:
                 resource = pending.pop(logical)
-                self._creators[resource["Type"]](logical, self._resolver.resolve(self._deferred(resource)))
+                creator = self._creator(resource["Type"])
+                assert creator is not None
+                creator(logical, self._resolver.resolve(self._deferred(resource)))
         return self.deployment
 
     def _deferred(self, resource: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +162,10 @@ class LocalDeployer:
             if kind == "AWS::Serverless::Function":
                 self._resolver.refs[logical] = name
                 self._resolver.attributes[(logical, "Arn")] = function_arn(name, region)
+                if alias := resource.get("Properties", {}).get("AutoPublishAlias"):
+                    # SAM's published version and alias; locally every start runs the code as it is now.
+                    self._resolver.refs[f"{logical}.Version"] = f"{function_arn(name, region)}:$LATEST"
+                    self._resolver.refs[f"{logical}.Alias"] = f"{function_arn(name, region)}:{alias}"
             elif kind == "AWS::Events::Rule":
                 self._resolver.refs[logical] = name
                 self._resolver.attributes[(logical, "Arn")] = f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{name}"
@@ -287,6 +300,11 @@ class LocalDeployer:
             else:
                 self.deployment.skipped[f"{logical}.{event_name}"] = f"event type {kind} is not emulated locally"
         self.deployment.functions[logical] = spec
+
+    def _custom_resource(self, logical: str, kind: str, properties: dict[str, Any]) -> None:
+        if "ServiceToken" not in properties:
+            raise TemplateError(f"{logical}: a custom resource needs a ServiceToken")
+        self.deployment.custom_resources[logical] = (kind, properties)
 
     def _api(self, logical: str, properties: dict[str, Any]) -> None:
         # Routes come from the functions' Api events; the local API server serves every stage at its root.

@@ -6,6 +6,7 @@ Invocations are serialised: functions share one process, so their environments m
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -67,6 +68,7 @@ class LocalFunction:
             **runtime_environment,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
         }
         self._module: ModuleType | None = None
 
@@ -78,7 +80,13 @@ class LocalFunction:
         module_name, _, _ = self.spec.handler.rpartition(".")
         path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
         if not path.is_file():
-            raise FileNotFoundError(f"{self.spec.logical_id}: handler module {path} does not exist")
+            # As in Lambda, a module that is not in the code package is looked up in the layers (here: installed).
+            try:
+                return importlib.import_module(module_name)
+            except ModuleNotFoundError as error:
+                raise FileNotFoundError(
+                    f"{self.spec.logical_id}: handler module {module_name} is neither {path} nor in a layer"
+                ) from error
         unique_name = f"llmops_function_{self.spec.logical_id}"
         spec = importlib.util.spec_from_file_location(unique_name, path)
         if spec is None or spec.loader is None:

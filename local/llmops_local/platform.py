@@ -13,7 +13,7 @@ import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import requests
@@ -146,7 +146,6 @@ class LocalPlatform:
         restored = self._state.restore(self.deployment.buckets, self.deployment.tables)
         if restored:
             log.info("restored %d objects and items from %s", restored, self.config.home / "state")
-        self._sync_prompts()
         self._deployer.enable_bucket_notifications()
 
         runtime_environment = {
@@ -163,6 +162,7 @@ class LocalPlatform:
             logical: LocalFunction(spec, runtime_environment) for logical, spec in self.deployment.functions.items()
         }
         self._register_functions_with_emulator()
+        self._run_custom_resources("Update" if restored else "Create")
         self._start_event_sources()
         self._start_api()
         self._snapshot_thread = threading.Thread(target=self._snapshot_loop, name="local-snapshots", daemon=True)
@@ -211,24 +211,18 @@ class LocalPlatform:
                 return str(name)
         return "llmops-local"
 
-    def _sync_prompts(self) -> None:
-        """Publish prompts/*.yaml into the catalog, as a deployment does (after restoring state, so the restored
-        versions count): a changed file becomes the next version; `prod` is set only where a prompt has none."""
+    def _run_custom_resources(self, request_type: Literal["Create", "Update"]) -> None:
+        """The template's custom resources (PromptCatalogSync publishes prompts/*.yaml), after state is restored so
+        that restored prompt versions count, as a stack update finds them."""
         assert self.deployment is not None
-        folder = self.config.project_root / "prompts"
-        if "PromptsTable" not in self.deployment.tables or not folder.is_dir():
-            return
-        from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
-        from llmops_local.prompts import PromptFileError, sync_into_store
+        from llmops_local.custom_resources import CustomResourceFailed, run_custom_resources
 
-        store = DynamoDbPromptStore(self.client("dynamodb"), self.deployment.tables["PromptsTable"])
         try:
-            outcomes = sync_into_store(store, folder, "prod", only_where_missing=True)
-        except PromptFileError as error:
-            raise PlatformError(f"the prompt files cannot be published:\n{error}") from error
-        for outcome in outcomes:
-            if outcome.created or outcome.alias_moved:
-                log.info("prompt %s@%d published (prod set: %s)", outcome.name, outcome.version, outcome.alias_moved)
+            responses = run_custom_resources(self.deployment, self.functions, request_type)
+        except CustomResourceFailed as error:
+            raise PlatformError(f"deploying the template failed: {error}") from error
+        for logical, response in responses.items():
+            log.info("%s: %s", logical, ", ".join(f"{k} {v}" for k, v in response.get("Data", {}).items()) or "done")
 
     def _register_functions_with_emulator(self) -> None:
         """Functions exist in the emulated Lambda service (so state machines can call them by ARN) and run here."""

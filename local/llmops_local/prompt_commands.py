@@ -9,10 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llmops.adapters.prompt_files import PromptFileError, sync_into_store
 from llmops.domain.errors import DomainError
 from llmops.domain.prompts import SyncOutcome
 from llmops_local.connection import default_home, platform_endpoints
-from llmops_local.prompts import PromptApiError, PromptFileError, api_call, sync_into_store, sync_through_api
+from llmops_local.prompts import PromptApiError, api_call, sync_through_api
 
 prompts_app = typer.Typer(
     help="The prompt catalog: versions, aliases, dry runs; prompts/*.yaml synced into it.", no_args_is_help=True

