@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from pathlib import Path
 from typing import Any, Literal
 
+import urllib3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,7 +26,8 @@ from llmops.observability import logger
 from llmops.settings import Settings
 
 PHYSICAL_RESOURCE_ID = "prompt-catalog-sync"
-RESPONSE_ATTEMPTS = 3
+# Transient failures of the pre-signed S3 URL are retried with backoff; the answer is small and idempotent.
+RESPONSE_RETRIES = urllib3.Retry(total=3, backoff_factor=1, status_forcelist=(500, 502, 503, 504))
 REASON_LIMIT = 3000  # CloudFormation shows the reason in stack events; keep well under its 4 KiB response limit
 
 
@@ -95,17 +96,15 @@ def _respond(
         "LogicalResourceId": request.logical_resource_id,
         "Data": data or {},
     }
-    body = json.dumps(response).encode()
-    # The pre-signed URL is signed for an empty content type.
-    url = str(request.response_url)  # http(s) only: the model refuses other schemes
-    put = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": ""})  # noqa: S310
-    for attempt in range(1, RESPONSE_ATTEMPTS + 1):
-        try:
-            with urllib.request.urlopen(put, timeout=30) as answer:  # noqa: S310
-                answer.read()
-            break
-        except OSError:
-            if attempt == RESPONSE_ATTEMPTS:
-                raise
-            logger.warning("Answering CloudFormation failed; trying again", extra={"attempt": attempt})
+    # PoolManager.request, not urllib3.request: the runtime's own urllib3 may be 1.26.
+    answer = urllib3.PoolManager().request(
+        "PUT",
+        str(request.response_url),  # http(s) only: the model refuses other schemes
+        body=json.dumps(response).encode(),
+        headers={"Content-Type": ""},  # the pre-signed URL is signed for an empty content type
+        retries=RESPONSE_RETRIES,
+        timeout=30,
+    )
+    if answer.status >= 400:
+        raise RuntimeError(f"CloudFormation's ResponseURL refused the answer: {answer.status} {answer.data[:200]!r}")
     return response
