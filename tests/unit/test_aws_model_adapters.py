@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 
-import boto3
 import numpy as np
 import pytest
 from botocore.response import StreamingBody
@@ -17,6 +16,7 @@ from llmops.adapters.aws.sagemaker_llm import SageMakerTgiLanguageModel
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.errors import ModelInvocationError, UnsupportedParameters
 from llmops.ports import GenerationRequest
+from tests.aws_clients import stubbable_client
 
 REQUEST = GenerationRequest(system="Use the context.", user="Question?", max_new_tokens=64, stop=("</s>",))
 
@@ -26,12 +26,8 @@ def _body(payload: object) -> StreamingBody:
     return StreamingBody(io.BytesIO(raw), len(raw))
 
 
-def _client(service: str):  # type: ignore[no-untyped-def]
-    return boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-
-
 def test_sagemaker_tgi_sends_the_tgi_payload_and_reads_text_and_token_counts() -> None:
-    client = _client("sagemaker-runtime")
+    client = stubbable_client("sagemaker-runtime")
     with Stubber(client) as stub:
         stub.add_response(
             "invoke_endpoint",
@@ -65,7 +61,7 @@ def test_sagemaker_tgi_payload_is_greedy_at_zero_temperature() -> None:
 
 
 def test_a_request_the_tgi_container_refuses_is_an_unsupported_parameters_error_with_its_reason() -> None:
-    client = _client("sagemaker-runtime")
+    client = stubbable_client("sagemaker-runtime")
     reason = "Input validation error: `stop` supports up to 4 stop sequences. Given: 5"
     with Stubber(client) as stub:
         stub.add_client_error(
@@ -85,7 +81,7 @@ def test_a_request_the_tgi_container_refuses_is_an_unsupported_parameters_error_
 
 
 def test_bedrock_converse_sends_system_and_user_and_reads_usage() -> None:
-    client = _client("bedrock-runtime")
+    client = stubbable_client("bedrock-runtime")
     with Stubber(client) as stub:
         stub.add_response(
             "converse",
@@ -109,7 +105,7 @@ def test_bedrock_converse_sends_system_and_user_and_reads_usage() -> None:
 
 
 def test_bedrock_errors_become_model_invocation_errors() -> None:
-    client = _client("bedrock-runtime")
+    client = stubbable_client("bedrock-runtime")
     with Stubber(client) as stub:
         stub.add_client_error("converse", service_error_code="ThrottlingException", http_status_code=429)
         with pytest.raises(ModelInvocationError, match="ThrottlingException"):
@@ -117,7 +113,7 @@ def test_bedrock_errors_become_model_invocation_errors() -> None:
 
 
 def test_sagemaker_embedder_pools_token_vectors_and_normalises(embedder: OnnxMiniLmEmbedder) -> None:
-    client = _client("sagemaker-runtime")
+    client = stubbable_client("sagemaker-runtime")
     token_vectors = [[[3.0, 0.0], [1.0, 0.0]], [[0.0, 2.0]]]  # feature extraction: one vector per token
     with Stubber(client) as stub:
         stub.add_response("invoke_endpoint", {"Body": _body(token_vectors)})
@@ -127,7 +123,7 @@ def test_sagemaker_embedder_pools_token_vectors_and_normalises(embedder: OnnxMin
 
 
 def test_bedrock_titan_embedder_embeds_each_text(embedder: OnnxMiniLmEmbedder) -> None:
-    client = _client("bedrock-runtime")
+    client = stubbable_client("bedrock-runtime")
     with Stubber(client) as stub:
         for vector in ([0.6, 0.8], [1.0, 0.0]):
             stub.add_response(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
@@ -17,11 +16,8 @@ from llmops.domain.models import ExtractedDocument, Section
 from llmops.domain.prompts import PromptVersion
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops.settings import Settings
+from tests.aws_clients import stubbable_client
 from tests.fakes import FakeVectorIndex
-
-
-def _client(service: str):  # type: ignore[no-untyped-def]
-    return boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 
 
 def test_the_platform_retriever_answers_langchain_queries_with_source_metadata(embedder: OnnxMiniLmEmbedder) -> None:
@@ -68,7 +64,7 @@ def test_a_catalog_prompt_version_renders_the_same_through_langchain() -> None:
 
 
 def test_the_bedrock_chat_model_calls_converse_with_the_platform_settings() -> None:
-    client = _client("bedrock-runtime")
+    client = stubbable_client("bedrock-runtime")
     settings = Settings(LLM_PROVIDER="bedrock", BEDROCK_MODEL_ID="anthropic.claude-3-haiku-20240307-v1:0")
     with Stubber(client) as stub:
         stub.add_response(
@@ -92,9 +88,7 @@ def test_the_bedrock_chat_model_calls_converse_with_the_platform_settings() -> N
 
 
 def test_the_sagemaker_model_sends_the_tgi_payload() -> None:
-    client = boto3.client(
-        "sagemaker-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
+    client = stubbable_client("sagemaker-runtime")
     settings = Settings(LLM_PROVIDER="sagemaker", LLM_ENDPOINT_NAME="llm-dev", LLM_MAX_NEW_TOKENS=32)
     body = json.dumps([{"generated_text": "They hold hands."}]).encode()
     with Stubber(client) as stub:
