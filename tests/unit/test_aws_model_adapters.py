@@ -195,7 +195,13 @@ def test_converse_sends_top_k_under_the_name_each_model_family_reads() -> None:
     assert converse_arguments("amazon.nova-lite-v1:0", request)["additionalModelRequestFields"] == {
         "inferenceConfig": {"topK": 40}
     }
+    assert converse_arguments("cohere.command-r-plus-v1:0", request)["additionalModelRequestFields"] == {"k": 40}
+    assert converse_arguments("mistral.mixtral-8x7b-instruct-v0:1", request)["additionalModelRequestFields"] == {
+        "top_k": 40
+    }
     assert "additionalModelRequestFields" not in converse_arguments("meta.llama3-8b-instruct-v1:0", REQUEST)
+    with pytest.raises(UnsupportedParameters, match=r"top_k 40 cannot be sent to Bedrock model mistral\.mistral-large"):
+        converse_arguments("mistral.mistral-large-2407-v1:0", request)
     with pytest.raises(UnsupportedParameters, match=r"top_k 40 cannot be sent to Bedrock model meta\.llama3"):
         converse_arguments("meta.llama3-8b-instruct-v1:0", request)
 

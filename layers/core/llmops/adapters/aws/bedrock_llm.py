@@ -42,9 +42,15 @@ def _additional_fields(model_id: str, request: GenerationRequest) -> dict[str, A
         return {"top_k": request.top_k}
     if provider == "amazon" and name.startswith("nova"):
         return {"inferenceConfig": {"topK": request.top_k}}
+    if provider == "cohere" and name.startswith("command-r"):
+        return {"k": request.top_k}
+    # Mistral's text-completion models read top_k; its chat models (Large, Small) document none.
+    if provider == "mistral" and name.startswith(("mistral-7b", "mixtral-8x7b")):
+        return {"top_k": request.top_k}
     raise UnsupportedParameters(
         f"top_k {request.top_k} cannot be sent to Bedrock model {model_id}: the platform passes top_k to Anthropic "
-        "Claude and Amazon Nova models; leave top_k out of the prompt's parameters for this model"
+        "Claude, Amazon Nova, Cohere Command R, Mistral 7B and Mixtral 8x7B models; leave top_k out of the prompt's "
+        "parameters for this model"
     )
 
 
