@@ -177,6 +177,8 @@ def alias(
         f"{moved['name']}@{moved['alias']} -> {moved['version']}"
         + (f" (was {before})" if before is not None and before != moved["version"] else "")
     )
+    # Answering functions keep what an alias names for a while: one catalog read per refresh, not one per answer.
+    console.print("[dim]Answers follow within PROMPT_ALIAS_REFRESH_SECONDS (10 s unless configured).[/dim]")
 
 
 def _variables(pairs: list[str]) -> dict[str, str]:
