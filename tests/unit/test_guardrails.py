@@ -246,6 +246,21 @@ def test_given_a_publisher_that_fails_then_the_verdict_still_comes_back(detector
     assert verdict.text.startswith("My email is <EMAIL_ADDRESS>")
 
 
+@pytest.mark.parametrize("address", ["jane.doe@corp.internal", "ops@build.example", "Jane@Mail.Corp"])
+def test_given_an_address_on_a_private_network_name_then_it_is_still_an_email_address(
+    detectors: Detectors, address: str
+) -> None:
+    text = f"forward it to {address} please"
+
+    spans = detectors.pii.find_pii(text, ["EMAIL_ADDRESS"])
+
+    assert [(s.entity_type, text[s.start : s.end]) for s in spans] == [("EMAIL_ADDRESS", address)]
+
+
+def test_given_an_unknown_top_level_name_then_it_is_no_email_address(detectors: Detectors) -> None:
+    assert detectors.pii.find_pii("see release@v2.notatld for the tag", ["EMAIL_ADDRESS"]) == []
+
+
 def test_given_no_network_then_email_domains_are_still_validated(
     detectors: Detectors, monkeypatch: pytest.MonkeyPatch
 ) -> None:

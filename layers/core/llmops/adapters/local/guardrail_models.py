@@ -130,6 +130,12 @@ def packaged_spacy_model() -> Path:
     raise ModelFileMissing(f"no spaCy pipeline (config.cfg, meta.json) in the package {SPACY_MODEL_PACKAGE!r}")
 
 
+# Names that are no public suffix but carry real mail inside organisations: ICANN's `internal`, RFC 2606's reserved
+# names, RFC 6762's `local` and the private names common on company networks. tldextract (public suffixes only)
+# rejects them, and presidio then lets jane@corp.internal through unredacted.
+PRIVATE_USE_TLDS = frozenset({"internal", "local", "lan", "corp", "home", "intranet", "example", "test", "invalid"})
+
+
 def offline_tld_extractor() -> Any:
     """A tldextract that reads only the public suffix list bundled with it: no fetch, no cache on disk."""
     import tldextract
@@ -149,7 +155,8 @@ def _load_presidio(model_path: Path) -> Any:
         the public suffix list from the internet on first use; this one uses the bundled list."""
 
         def validate_result(self, pattern_text: str) -> bool:
-            return bool(extractor(pattern_text).fqdn)
+            domain = pattern_text.rpartition("@")[2].rstrip(".").lower()
+            return bool(extractor(domain).fqdn) or domain.rpartition(".")[2] in PRIVATE_USE_TLDS
 
     nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": str(model_path)}])
     nlp_engine.load()
