@@ -15,6 +15,7 @@ from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
 from llmops.domain.errors import PromptConflict, PromptNotFound, PromptVersionExists
 from llmops.domain.prompts import PromptCatalog, PromptSpec
 from llmops_local.emulator_patches import make_dynamodb_requests_atomic
+from llmops_local.functions import LocalLambdaContext
 from llmops_local.template import load_template
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
@@ -191,7 +192,8 @@ def deployed_sync(store: DynamoDbPromptStore, monkeypatch: pytest.MonkeyPatch) -
     def deploy(request_type: str, code_package: Path) -> dict[str, Any]:
         monkeypatch.setenv("LAMBDA_TASK_ROOT", str(code_package))
         with response_receiver() as (url, received):
-            lambda_handler(_deployment_request(request_type, f"{url}/answer"), None)  # type: ignore[arg-type]
+            context = LocalLambdaContext("PromptFilesFunction", 512, "arn:aws:lambda:us-east-1:1:function:f", 60)
+            lambda_handler(_deployment_request(request_type, f"{url}/answer"), context)
         return received["answer"]
 
     return deploy

@@ -54,6 +54,7 @@ class SyncProperties(BaseModel):
     only_where_missing: bool = Field(default=True, alias="OnlyWhereMissing")
 
 
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CustomResourceRequest.model_validate(event)  # without a ResponseURL there is no one to answer
     try:
