@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import signal
 import threading
@@ -34,6 +35,14 @@ DEMO_QUESTIONS = [
     "What was the score of the 1998 football World Cup final?",
 ]
 
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
 HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
 AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.", envvar="LLMOPS_AWS_PORT")]
 ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.", envvar="LLMOPS_API_PORT")]
@@ -46,10 +55,25 @@ def _quiet_libraries() -> None:
 
 
 @app.command()
-def up(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
+def up(
+    home: HomeOption,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option(
+            help="What the functions log to this console (POWERTOOLS_LOG_LEVEL): INFO shows each request's steps, "
+            "such as the answer a grounding check declined.",
+            envvar="LLMOPS_LOG_LEVEL",
+            case_sensitive=False,
+        ),
+    ] = LogLevel.WARNING,
+) -> None:
     """Start the whole platform on this machine and serve until Ctrl+C."""
     _quiet_libraries()
-    config = PlatformConfig(project_root=find_project_root(), home=home, aws_port=aws_port, api_port=api_port)
+    config = PlatformConfig(
+        project_root=find_project_root(), home=home, aws_port=aws_port, api_port=api_port, log_level=log_level.value
+    )
     platform = LocalPlatform(config)
     try:
         platform.start()

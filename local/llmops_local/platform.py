@@ -55,7 +55,10 @@ def free_port(host: str) -> int:
 
 
 def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Refuse a port another server listens on. Connections of a platform stopped a moment ago linger in TIME-WAIT
+    for up to a minute; the servers bind with SO_REUSEADDR and start despite them, so the probe does too."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
