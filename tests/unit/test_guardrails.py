@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from llmops.adapters.local.guardrail_models import (
     offline_tld_extractor,
 )
 from llmops.domain.guardrails import (
+    DEFAULT_PII_ENTITIES,
     GuardrailAction,
     GuardrailCheck,
     Guardrails,
@@ -255,6 +257,18 @@ def test_given_an_address_on_a_private_network_name_then_it_is_still_an_email_ad
     spans = detectors.pii.find_pii(text, ["EMAIL_ADDRESS"])
 
     assert [(s.entity_type, text[s.start : s.end]) for s in spans] == [("EMAIL_ADDRESS", address)]
+
+
+def test_given_numbers_and_products_in_a_question_then_presidio_neither_reports_nor_warns_about_them(
+    detectors: Detectors, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = "Is the second release of Windows 11 worth 200 dollars, or 15 percent of the budget?"
+
+    with caplog.at_level(logging.WARNING):
+        spans = detectors.pii.find_pii(text, list(DEFAULT_PII_ENTITIES))
+
+    assert [record.getMessage() for record in caplog.records if "not mapped" in record.getMessage()] == []
+    assert spans == []
 
 
 def test_given_an_unknown_top_level_name_then_it_is_no_email_address(detectors: Detectors) -> None:

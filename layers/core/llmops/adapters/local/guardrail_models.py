@@ -136,6 +136,13 @@ def packaged_spacy_model() -> Path:
 PRIVATE_USE_TLDS = frozenset({"internal", "local", "lan", "corp", "home", "intranet", "example", "test", "invalid"})
 
 
+# spaCy's entity labels that name no personal data. Presidio's own default configuration ignores the same ones; built
+# without it, presidio keeps them and warns on every request that finds a number, a product or an event.
+SPACY_LABELS_NOT_PII = (
+    "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART",
+)  # fmt: skip
+
+
 def offline_tld_extractor() -> Any:
     """A tldextract that reads only the public suffix list bundled with it: no fetch, no cache on disk."""
     import tldextract
@@ -145,7 +152,7 @@ def offline_tld_extractor() -> Any:
 
 def _load_presidio(model_path: Path) -> Any:
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
     from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
     extractor = offline_tld_extractor()
@@ -158,7 +165,10 @@ def _load_presidio(model_path: Path) -> Any:
             domain = pattern_text.rpartition("@")[2].rstrip(".").lower()
             return bool(extractor(domain).fqdn) or domain.rpartition(".")[2] in PRIVATE_USE_TLDS
 
-    nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": str(model_path)}])
+    nlp_engine = SpacyNlpEngine(
+        models=[{"lang_code": "en", "model_name": str(model_path)}],
+        ner_model_configuration=NerModelConfiguration(labels_to_ignore=SPACY_LABELS_NOT_PII),
+    )
     nlp_engine.load()
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
