@@ -12,6 +12,7 @@ from rich.table import Table
 from llmops.adapters.prompt_files import PromptFileError, sync_into_store
 from llmops.domain.errors import DomainError
 from llmops.domain.prompts import SyncOutcome
+from llmops.settings import Settings
 from llmops_local.connection import default_home, platform_endpoints
 from llmops_local.prompts import PromptApiError, api_call, sync_through_api
 
@@ -178,7 +179,8 @@ def alias(
         + (f" (was {before})" if before is not None and before != moved["version"] else "")
     )
     # Answering functions keep what an alias names for a while: one catalog read per refresh, not one per answer.
-    console.print("[dim]Answers follow within PROMPT_ALIAS_REFRESH_SECONDS (10 s unless configured).[/dim]")
+    refresh = Settings.model_fields["prompt_alias_refresh_seconds"].default
+    console.print(f"[dim]Answers follow within PROMPT_ALIAS_REFRESH_SECONDS ({refresh:g} s unless configured).[/dim]")
 
 
 def _variables(pairs: list[str]) -> dict[str, str]:

@@ -159,7 +159,8 @@ def _load_presidio(model_path: Path) -> Any:
 
     class OfflineEmailRecognizer(EmailRecognizer):
         """Presidio's e-mail recognizer validates domains with tldextract's module-level extractor, which fetches
-        the public suffix list from the internet on first use; this one uses the bundled list."""
+        the public suffix list from the internet on first use; this one uses the bundled list, and takes the
+        private-network names (PRIVATE_USE_TLDS) as well."""
 
         def validate_result(self, pattern_text: str) -> bool:
             domain = pattern_text.rpartition("@")[2].rstrip(".").lower()
