@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from llmops_local.functions import LocalFunction
 from llmops_local.template import ACCOUNT_ID
 
-log = logging.getLogger("llmops.local")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 from llmops_local.deployment import SqsEventSource
 from llmops_local.functions import LocalFunction
 
-log = logging.getLogger("llmops.local")
+log = logging.getLogger(__name__)
 
 _RETRY_DELAY_SECONDS = 2
 

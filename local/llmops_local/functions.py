@@ -23,6 +23,11 @@ from llmops_local.deployment import FunctionSpec
 
 _invocation_lock = threading.RLock()
 
+# Each Lambda function has a process of its own, so its own Powertools Logger, Metrics and Tracer, named from its own
+# POWERTOOLS_* variables. Sharing one process here, every handler module is loaded with a fresh copy of the module
+# that makes them, and the layer's logs are routed through the invoked function's Logger on each invocation.
+OBSERVABILITY_MODULE = "llmops.observability"
+
 
 @contextmanager
 def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
@@ -71,6 +76,7 @@ class LocalFunction:
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
         }
         self._module: ModuleType | None = None
+        self._observability: ModuleType | None = None
 
     @property
     def environment(self) -> dict[str, str]:
@@ -79,6 +85,7 @@ class LocalFunction:
     def _load(self) -> ModuleType:
         module_name, _, _ = self.spec.handler.rpartition(".")
         path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
+        sys.modules.pop(OBSERVABILITY_MODULE, None)
         if not path.is_file():
             # As in Lambda, a module that is not in the code package is looked up in the layers (here: installed).
             try:
@@ -104,6 +111,9 @@ class LocalFunction:
         with _invocation_lock, function_environment(self._environment):
             if self._module is None:
                 self._module = self._load()
+                self._observability = sys.modules.get(OBSERVABILITY_MODULE)
+            if self._observability is not None:
+                self._observability.route_platform_logs()
             handler = getattr(self._module, self.spec.handler.rpartition(".")[2])
             context = LocalLambdaContext(
                 function_name=self.spec.name,

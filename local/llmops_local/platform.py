@@ -27,7 +27,7 @@ from llmops_local.functions import LocalFunction
 from llmops_local.persistence import LocalStateStore
 from llmops_local.template import Resolver, load_template, parameter_values, parse_parameter_overrides
 
-log = logging.getLogger("llmops.local")
+log = logging.getLogger(__name__)
 
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}  # moto accepts any

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-from aws_lambda_powertools import Logger
 
 from llmops.domain.errors import DomainError, InvalidPrompt, InvalidQuestion, PromptNotFound
 from llmops.domain.grounding import GroundingCheck
@@ -25,7 +24,7 @@ from llmops.domain.prompts import (
 from llmops.domain.retrieval import Retriever
 from llmops.ports import Embedder, GenerationRequest, LanguageModel
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 I_DONT_KNOW = DEFAULT_REFUSAL
 MAX_QUESTION_CHARS = 2000

@@ -11,18 +11,18 @@ Every hit is returned in the verdict (so the handler can count it as a metric) a
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmops.ports import EventPublisher, InjectionDetector, PiiDetector, PiiSpan, ToxicityDetector
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 
 class GuardrailCheck(StrEnum):

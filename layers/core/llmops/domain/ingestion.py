@@ -24,6 +24,7 @@ version, deciding everything else (stale, unchanged, failed) as it would without
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +34,6 @@ from pathlib import PurePosixPath
 from typing import TypeGuard
 
 import numpy as np
-from aws_lambda_powertools import Logger
 from numpy.typing import NDArray
 
 from llmops.domain.chunking import Chunker
@@ -43,7 +43,7 @@ from llmops.domain.models import Chunk, DocumentRecord, DocumentRef, DocumentSta
 from llmops.domain.sequencer import above_revisions_of, is_older, revision
 from llmops.ports import DocumentRegistry, Embedder, ObjectStore, RecordUpdate, StoredObject, VectorIndex
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 _MARKDOWN_SUFFIXES = {".md", ".markdown"}
 _PREFETCH_DEPTH = 2  # documents held prefetched: the one about to be ingested and the one after it

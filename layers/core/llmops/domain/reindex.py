@@ -3,17 +3,16 @@ only once it is complete. The old index is kept for rollback."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-
-from aws_lambda_powertools import Logger
 
 from llmops.domain.errors import DocumentNotFound, DocumentRejected, IndexNotReady
 from llmops.domain.ingestion import IngestionService
 from llmops.domain.models import DocumentRef, IndexState
 from llmops.ports import IndexPointer, VectorIndex, Workflow
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 
 class ReindexService:

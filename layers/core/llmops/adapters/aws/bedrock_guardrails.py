@@ -14,6 +14,7 @@ Bedrock evaluates prompt attacks; the guardrail's filters should be configured f
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -21,7 +22,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import botocore
-from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.model import OperationNotFoundError
 
@@ -32,7 +32,7 @@ from llmops.ports import PiiSpan, ToxicityScore
 if TYPE_CHECKING:
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 CONFIDENCE_SCORES = {"NONE": 0.0, "LOW": 0.35, "MEDIUM": 0.65, "HIGH": 0.9}
 PROMPT_ATTACK = "PROMPT_ATTACK"

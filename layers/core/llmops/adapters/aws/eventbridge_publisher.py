@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
-from aws_lambda_powertools import Logger
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 
 PUT_EVENTS_MAX_ENTRIES = 10
 

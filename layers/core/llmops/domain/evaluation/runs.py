@@ -8,6 +8,7 @@ report; `fail` marks the run failed when anything else does.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,7 +16,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llmops.domain.answering import answer_prompt_problem
@@ -39,7 +39,7 @@ from llmops.domain.models import Answer, ScoredChunk, SearchMode
 from llmops.domain.prompts import PromptVersion, VersionRef
 from llmops.ports import BlobStore, EvaluationRepository, Workflow
 
-logger = Logger(child=True)
+logger = logging.getLogger(__name__)
 MAX_CANDIDATES = 10
 MAX_ITEMS_PER_RUN = 5_000
 
