@@ -51,6 +51,7 @@ ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.", envva
 def _quiet_libraries() -> None:
     for name in ("werkzeug", "botocore", "urllib3", "moto", "transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)  # it logs each recognizer it loads at INFO
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 

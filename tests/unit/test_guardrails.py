@@ -298,3 +298,16 @@ def test_given_a_long_question_then_an_injection_at_its_end_is_still_found(detec
     filler = "Our travel policy covers flights, hotels and meals for business trips. " * 40
 
     assert detectors.injection.injection_score(f"{filler} {INJECTION}") >= 0.8
+
+
+def test_presidio_warnings_about_recognizers_of_other_languages_are_dropped_and_other_warnings_kept(
+    detectors: Detectors, caplog: pytest.LogCaptureFixture
+) -> None:
+    detectors.pii.find_pii("warm", ["EMAIL_ADDRESS"])  # presidio is loaded
+    presidio = logging.getLogger("presidio-analyzer")
+
+    with caplog.at_level(logging.WARNING):
+        presidio.warning("Recognizer not added to registry because language is not supported by registry - EsNif")
+        presidio.warning("Entity FOO is not mapped to a Presidio entity")
+
+    assert [record.getMessage() for record in caplog.records] == ["Entity FOO is not mapped to a Presidio entity"]

@@ -11,6 +11,7 @@ function of the process; calls into a model are serialised by its own lock.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -150,6 +151,17 @@ def offline_tld_extractor() -> Any:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 
+class _SkippedLanguageFilter(logging.Filter):
+    """Presidio's predefined recognizers include Spanish, Italian and Polish ones, and an English-only registry warns
+    once for each that it skips: eleven warnings at every start, about nothing wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Recognizer not added to registry because language is not supported")
+
+
+_skipped_language_filter = _SkippedLanguageFilter()
+
+
 def _load_presidio(model_path: Path) -> Any:
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
@@ -172,6 +184,7 @@ def _load_presidio(model_path: Path) -> Any:
     )
     nlp_engine.load()
     registry = RecognizerRegistry(supported_languages=["en"])
+    logging.getLogger("presidio-analyzer").addFilter(_skipped_language_filter)
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(OfflineEmailRecognizer(supported_language="en"))
