@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from llmops.adapters.prompt_files import PromptFileError, sync_into_store
 from llmops.domain.errors import DomainError
@@ -52,6 +54,88 @@ def _print_outcomes(outcomes: list[SyncOutcome]) -> None:
         alias = f"{outcome.alias} -> {outcome.version}" if outcome.alias_moved else ""
         table.add_row(outcome.name, str(outcome.version), change, alias)
     console.print(table)
+
+
+def _print_entries(entries: list[tuple[list[str], str]]) -> None:
+    """An aligned line of short fields per entry with its description wrapped underneath: prose squeezed into a table
+    column shows a word per line on an 80-column terminal. The users' text is printed as written, never as markup."""
+    widths = [max(len(fields[column]) for fields, _ in entries) for column in range(len(entries[0][0]))]
+    for fields, description in entries:
+        line = Text()
+        for column, (field, width) in enumerate(zip(fields, widths, strict=True)):
+            line.append(field.ljust(width) + "  ", style="bold" if column == 0 else "")
+        line.rstrip()
+        console.print(line)
+        if description:
+            indented = textwrap.fill(
+                description, width=console.width, initial_indent=" " * 4, subsequent_indent=" " * 4
+            )
+            console.print(Text(indented, style="dim"))
+
+
+def _print_prompt_list(listed: dict[str, Any]) -> None:
+    if not listed["prompts"]:
+        console.print("No prompts in the catalog: add one with `llmops prompts sync` or POST /prompts.")
+        return
+    _print_entries(
+        [
+            (
+                [
+                    prompt["name"],
+                    f"latest {prompt['latest_version']}",
+                    ", ".join(f"{alias}={version}" for alias, version in prompt["aliases"].items()) or "no alias",
+                    f"by {prompt['author']}",
+                    _timestamp(prompt["updated_at"]),
+                ],
+                prompt["description"],
+            )
+            for prompt in listed["prompts"]
+        ]
+    )
+
+
+def _print_versions(detail: dict[str, Any]) -> None:
+    aliases_of: dict[int, list[str]] = {}
+    for alias, number in detail["aliases"].items():
+        aliases_of.setdefault(number, []).append(alias)
+    aliases_of.setdefault(detail["latest_version"], []).append("latest")
+    _print_entries(
+        [
+            (
+                [
+                    f"{detail['name']}@{item['version']}",
+                    ", ".join(aliases_of.get(item["version"], [])) or "-",
+                    f"by {item['author']}",
+                    _timestamp(item["created_at"]),
+                    f"hash {item['content_hash'][:8]}",
+                ],
+                item["description"],
+            )
+            for item in detail["versions"]
+        ]
+    )
+
+
+def _print_version(found: dict[str, Any]) -> None:
+    heading = Text(f"{found['name']}@{found['version']}", style="bold")
+    heading.append(f"  by {found['author']}, {_timestamp(found['created_at'])}", style="")
+    console.print(heading)
+    if found["description"]:
+        console.print(Text(found["description"], style="dim"))
+    console.print(Text(f"variables: {', '.join(found['variables']) or '(none)'}"))
+    parameters = {k: v for k, v in found["parameters"].items() if v not in (None, [])}
+    console.print(Text(f"parameters: {parameters or '(platform settings)'}"))
+    for label, text in (("system", found["system_template"]), ("user", found["user_template"])):
+        console.print(Text(label, style="bold"))
+        console.print(Text(text))
+    refusal = Text("refusal ", style="bold")
+    refusal.append(found["refusal"], style="")
+    console.print(refusal)
+
+
+def _timestamp(iso: str) -> str:
+    """An ISO 8601 time to the minute, as people read it (keeps a prompt's line within 80 columns)."""
+    return iso[:16].replace("T", " ")
 
 
 @prompts_app.command("sync")
@@ -99,19 +183,7 @@ def sync(
 @prompts_app.command("list")
 def list_prompts(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
     """Every prompt with its latest version and aliases (GET /prompts)."""
-    listed = _call(home, aws_port, api_port, "GET", "/prompts")
-    table = Table("prompt", "latest", "aliases", "author", "updated", "description")
-    for prompt in listed["prompts"]:
-        aliases = ", ".join(f"{alias}={version}" for alias, version in prompt["aliases"].items())
-        table.add_row(
-            prompt["name"],
-            str(prompt["latest_version"]),
-            aliases,
-            prompt["author"],
-            prompt["updated_at"][:19],
-            prompt["description"],
-        )
-    console.print(table)
+    _print_prompt_list(_call(home, aws_port, api_port, "GET", "/prompts"))
 
 
 @prompts_app.command("show")
@@ -126,34 +198,9 @@ def show(
 ) -> None:
     """A prompt's versions and aliases; with --version, that version in full."""
     if version is None:
-        detail = _call(home, aws_port, api_port, "GET", f"/prompts/{name}")
-        aliases_of: dict[int, list[str]] = {}
-        for alias, number in detail["aliases"].items():
-            aliases_of.setdefault(number, []).append(alias)
-        aliases_of.setdefault(detail["latest_version"], []).append("latest")
-        table = Table("version", "aliases", "author", "created", "hash", "description")
-        for item in detail["versions"]:
-            table.add_row(
-                str(item["version"]),
-                ", ".join(aliases_of.get(item["version"], [])),
-                item["author"],
-                item["created_at"][:19],
-                item["content_hash"][:12],
-                item["description"],
-            )
-        console.print(table)
-        return
-    found = _call(home, aws_port, api_port, "GET", f"/prompts/{name}/versions/{version}")
-    console.print(f"[bold]{found['name']}@{found['version']}[/bold]  by {found['author']}, {found['created_at'][:19]}")
-    console.print(f"[dim]{found['description']}[/dim]")
-    console.print(f"variables: {', '.join(found['variables']) or '(none)'}")
-    parameters = {k: v for k, v in found["parameters"].items() if v not in (None, [])}
-    console.print(f"parameters: {parameters or '(platform settings)'}")
-    console.print("[bold]system[/bold]", markup=True)
-    console.print(found["system_template"], markup=False, highlight=False)
-    console.print("[bold]user[/bold]", markup=True)
-    console.print(found["user_template"], markup=False, highlight=False)
-    console.print(f"[bold]refusal[/bold] {found['refusal']}")
+        _print_versions(_call(home, aws_port, api_port, "GET", f"/prompts/{name}"))
+    else:
+        _print_version(_call(home, aws_port, api_port, "GET", f"/prompts/{name}/versions/{version}"))
 
 
 @prompts_app.command("alias")

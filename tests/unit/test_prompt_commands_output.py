@@ -1,0 +1,119 @@
+"""What `llmops prompts list` and `show` print on an 80-column terminal: every field readable, descriptions whole
+and as written (brackets are the users' text, not markup)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from llmops_local import prompt_commands
+
+DESCRIPTION = (
+    'Answer from the numbered context passages with [n] citations, or say "I don\'t know" [bold]politely[/bold].'
+)
+
+
+@pytest.fixture
+def console(monkeypatch: pytest.MonkeyPatch) -> Console:
+    narrow = Console(width=80, color_system=None)
+    monkeypatch.setattr(prompt_commands, "console", narrow)
+    return narrow
+
+
+def _version(number: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "name": "rag-answer",
+        "version": number,
+        "author": "llmops platform",
+        "created_at": "2026-11-22T00:39:46.123456+00:00",
+        "content_hash": "b62487123059aa00ff",
+        "description": DESCRIPTION,
+    } | fields
+
+
+def _printed_lines(console: Console, print_it: Any, payload: dict[str, Any]) -> list[str]:
+    with console.capture() as captured:
+        print_it(payload)
+    return captured.get().splitlines()
+
+
+def _description_under(lines: list[str], header_index: int) -> str:
+    """The indented lines after a header line, joined back into one text."""
+    following = []
+    for line in lines[header_index + 1 :]:
+        if not line.startswith("    "):
+            break
+        following.append(line.strip())
+    return " ".join(following)
+
+
+def test_prompts_list_prints_each_prompt_on_a_line_with_its_whole_description_underneath(console: Console) -> None:
+    listed = {
+        "prompts": [
+            {
+                "name": "rag-answer",
+                "latest_version": 3,
+                "aliases": {"prod": 2, "staging": 3},
+                "author": "llmops platform",
+                "updated_at": "2026-11-22T00:39:46+00:00",
+                "description": DESCRIPTION,
+            },
+            {
+                "name": "judge",
+                "latest_version": 1,
+                "aliases": {},
+                "author": "qa",
+                "updated_at": "2026-11-21T10:00:00+00:00",
+                "description": "",
+            },
+        ]
+    }
+
+    lines = _printed_lines(console, prompt_commands._print_prompt_list, listed)
+
+    assert all(len(line) <= 80 for line in lines)
+    header = lines[0].split()
+    assert header[:3] == ["rag-answer", "latest", "3"]
+    assert "prod=2, staging=3  by llmops platform  2026-11-22 00:39" in lines[0]
+    assert _description_under(lines, 0) == DESCRIPTION
+    judge = next(index for index, line in enumerate(lines) if line.startswith("judge"))
+    assert "no alias" in lines[judge] and lines[judge].index("latest") == lines[0].index("latest")
+
+
+def test_prompts_show_lists_versions_newest_aliases_and_hash_with_descriptions(console: Console) -> None:
+    detail = {
+        "name": "rag-answer",
+        "latest_version": 2,
+        "aliases": {"prod": 1},
+        "versions": [_version(2, description="Shorter."), _version(1)],
+    }
+
+    lines = _printed_lines(console, prompt_commands._print_versions, detail)
+
+    assert all(len(line) <= 80 for line in lines)
+    assert lines[0].split()[:2] == ["rag-answer@2", "latest"]
+    assert _description_under(lines, 0) == "Shorter."
+    first = next(index for index, line in enumerate(lines) if line.startswith("rag-answer@1"))
+    assert "prod" in lines[first] and "hash b6248712 " in lines[first] + " " and "2026-11-22 00:39" in lines[first]
+    assert _description_under(lines, first) == DESCRIPTION
+
+
+def test_prompts_show_version_prints_templates_and_refusal_as_written(console: Console) -> None:
+    found = _version(
+        1,
+        variables=["context", "question"],
+        parameters={"temperature": 0.2, "stop": []},
+        system_template="Cite passages as [1], [2]. [red]Never[/red] guess.",
+        user_template="{context}\n\nQuestion: {question}",
+        refusal="I don't know [yet].",
+    )
+
+    printed = "\n".join(_printed_lines(console, prompt_commands._print_version, found))
+
+    assert "rag-answer@1  by llmops platform, 2026-11-22 00:39" in printed
+    assert "[n] citations" in printed
+    assert "Cite passages as [1], [2]. [red]Never[/red] guess." in printed
+    assert "parameters: {'temperature': 0.2}" in printed
+    assert "refusal I don't know [yet]." in printed
