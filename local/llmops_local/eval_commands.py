@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import requests
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
@@ -43,7 +44,7 @@ def api(endpoints: PlatformEndpoints, method: str, path: str, body: Any = None, 
 
 
 def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[red]{error}[/red]")
+    console.print(f"[red]{escape(str(error))}[/red]")
     return typer.Exit(1)
 
 
@@ -96,7 +97,7 @@ def print_report(report: dict[str, Any]) -> None:
         cost = s["cost_per_1000_queries_usd"]
         table.add_row(
             str(ranked["rank"]),
-            s["label"],
+            escape(s["label"]),
             f"{ranked['score']:.3f}",
             *[f"{s['metrics'][n]:.3f}" if n in s["metrics"] else "" for n in names],
             f"{s['answered_rate']:.0%}",
@@ -110,7 +111,7 @@ def print_report(report: dict[str, Any]) -> None:
     weights = ", ".join(f"{k}={v:g}" for k, v in report["weights"].items())
     console.print(f"[dim]ranking weights {weights}; quality metric {report['quality_metric']}[/dim]")
     for note in report.get("notes", []):
-        console.print(f"[yellow]note:[/yellow] {note}")
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
 
 
 def _metric_order(report: dict[str, Any]) -> list[str]:
@@ -146,7 +147,7 @@ def dataset_list(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: Api
         listed = api(endpoints, "GET", "/datasets").json()["datasets"]
     table = Table("dataset", "version", "rows", "with reference", "with sources", "tags", "created")
     for d in listed:
-        tags = ", ".join(f"{k} {v}" for k, v in d["tags"].items())
+        tags = escape(", ".join(f"{k} {v}" for k, v in d["tags"].items()))
         table.add_row(
             d["name"], str(d["version"]), str(d["row_count"]), str(d["with_reference"]),
             str(d["with_expected_sources"]), tags, d["created_at"],
@@ -200,7 +201,7 @@ def run(
         except EvalApiError as error:
             raise _fail(error) from error
     if finished["status"] != "succeeded":
-        console.print(f"[red]evaluation {finished['status']}: {finished.get('error')}[/red]")
+        console.print(f"[red]evaluation {finished['status']}: {escape(str(finished.get('error')))}[/red]")
         raise typer.Exit(1)
     print_report(finished["report"])
 
@@ -227,7 +228,7 @@ def show(
         + (f" · {found['duration_s']} s" if found.get("duration_s") else "")
     )
     if found.get("error"):
-        console.print(f"[red]{found['error']}[/red]")
+        console.print(f"[red]{escape(found['error'])}[/red]")
     if found.get("report"):
         print_report(found["report"])
     if items:
@@ -236,7 +237,8 @@ def show(
             verdict = item.get("judge") or {}
             judged = verdict.get("scores", {}).get("overall") if verdict.get("parsed") else "unparsed"
             table.add_row(
-                str(item["candidate"]), str(item["item"]), item["question"][:40], (item.get("answer") or "")[:60],
+                str(item["candidate"]), str(item["item"]), escape(item["question"][:40]),
+                escape((item.get("answer") or "")[:60]),
                 f"{item['metrics'].get('token_f1', 0):.2f}", str(judged if verdict else ""), str(item["latency_ms"]),
             )  # fmt: skip
         console.print(table)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -33,7 +34,7 @@ def _call(home: Path, aws_port: int, api_port: int, method: str, path: str, body
         try:
             return dict(api_call(endpoints.api_url, method, path, body).json())
         except PromptApiError as error:
-            console.print(f"[red]{error}[/red]")
+            console.print(f"[red]{escape(str(error))}[/red]")
             raise typer.Exit(1) from error
 
 
@@ -175,7 +176,7 @@ def sync(
             with platform_endpoints(home, aws_port, api_port) as endpoints:
                 outcomes = sync_through_api(endpoints.api_url, directory, alias, only_where_missing=if_missing)
     except (PromptFileError, PromptApiError, DomainError) as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(f"[red]{escape(str(error))}[/red]")
         raise typer.Exit(1) from error
     _print_outcomes(outcomes)
 

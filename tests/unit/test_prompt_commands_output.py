@@ -1,14 +1,20 @@
-"""What `llmops prompts list` and `show` print on an 80-column terminal: every field readable, descriptions whole
-and as written (brackets are the users' text, not markup)."""
+"""What `llmops prompts` and `llmops eval` print: on an 80-column terminal every field readable and descriptions
+whole; the users' text and the API's errors as written (brackets are text, not rich markup)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import typer
 from rich.console import Console
 
-from llmops_local import prompt_commands
+from llmops_local import eval_commands, prompt_commands
+from llmops_local.prompts import PromptApiError
 
 DESCRIPTION = (
     'Answer from the numbered context passages with [n] citations, or say "I don\'t know" [bold]politely[/bold].'
@@ -117,3 +123,39 @@ def test_prompts_show_version_prints_templates_and_refusal_as_written(console: C
     assert "Cite passages as [1], [2]. [red]Never[/red] guess." in printed
     assert "parameters: {'temperature': 0.2}" in printed
     assert "refusal I don't know [yet]." in printed
+
+
+MARKUP_LIKE_ERROR = "user_template: unknown placeholder in '[INST] {question} [/INST]' [type=value_error]"
+
+
+def test_an_api_error_quoting_brackets_is_printed_as_written_and_exits_1(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @contextmanager
+    def endpoints(*_: Any) -> Iterator[SimpleNamespace]:
+        yield SimpleNamespace(api_url="http://api")
+
+    def refuse(*_: Any) -> None:
+        raise PromptApiError(422, MARKUP_LIKE_ERROR)
+
+    monkeypatch.setattr(prompt_commands, "platform_endpoints", endpoints)
+    monkeypatch.setattr(prompt_commands, "api_call", refuse)
+
+    with console.capture() as captured, pytest.raises(typer.Exit) as exited:
+        prompt_commands._call(Path("home"), 4566, 3000, "POST", "/prompts", {})
+
+    assert exited.value.exit_code == 1
+    assert captured.get().split() == f"422: {MARKUP_LIKE_ERROR}".split()  # wrapped at 80 columns
+
+
+def test_an_evaluation_error_quoting_brackets_is_printed_as_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    narrow = Console(width=200, color_system=None)
+    monkeypatch.setattr(eval_commands, "console", narrow)
+
+    with narrow.capture() as captured:
+        exit_ = eval_commands._fail(eval_commands.EvalApiError(MARKUP_LIKE_ERROR))
+
+    assert exit_.exit_code == 1
+    assert captured.get().strip() == MARKUP_LIKE_ERROR
