@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
 from llmops_local.documents import Upload, list_documents, redrive, run_backfill, upload, wait_until_settled
@@ -106,18 +107,37 @@ def up(
         platform.stop()
 
 
-def _render_uploads(uploads: list[Upload]) -> Table:
-    table = Table("document", "status", "chunks", "reason")
-    colours = {"indexed": "green", "failed": "red", "deleted": "yellow"}
-    for item in uploads:
-        colour = colours.get(item.status, "cyan")
-        table.add_row(
-            escape(item.key),
-            f"[{colour}]{item.status}[/{colour}]",
-            str(item.chunk_count or ""),
-            escape(item.reason or ""),
-        )
+STATUS_COLOURS = {"indexed": "green", "failed": "red", "deleted": "yellow"}
+
+
+def _document_table(*numbers: str) -> Table:
+    """Keys are folded rather than cut and the short columns kept whole; reasons are prose and go under the table
+    (_print_reasons): as a column they were squeezed to a word per line on an 80-column terminal."""
+    table = Table()
+    table.add_column("document", overflow="fold")
+    for name in ("status", *numbers):
+        table.add_column(name, no_wrap=True)
     return table
+
+
+def _status(status: str) -> Text:
+    return Text(status, style=STATUS_COLOURS.get(status, "cyan"))
+
+
+def _print_reasons(reasons: list[tuple[str, str]]) -> None:
+    for key, reason in reasons:
+        line = Text(key, style="bold")
+        # Most reasons name the document already ("documents/x.pdf is not a PDF: ..."); it is not repeated.
+        line.append(reason.removeprefix(key) if reason.startswith(key) else f": {reason}")
+        console.print(line)
+
+
+def _print_uploads(uploads: list[Upload]) -> None:
+    table = _document_table("chunks")
+    for item in uploads:
+        table.add_row(Text(item.key), _status(item.status), str(item.chunk_count or ""))
+    console.print(table)
+    _print_reasons([(item.key, item.reason) for item in uploads if item.reason])
 
 
 def _ingest(endpoints: PlatformEndpoints, paths: list[Path], timeout: float) -> list[Upload]:
@@ -129,7 +149,7 @@ def _ingest(endpoints: PlatformEndpoints, paths: list[Path], timeout: float) -> 
             status.update(f"Indexing: {done}/{len(items)} settled")
 
         wait_until_settled(endpoints, uploads, timeout, progress)
-    console.print(_render_uploads(uploads))
+    _print_uploads(uploads)
     return uploads
 
 
@@ -205,18 +225,22 @@ def docs(
     _quiet_libraries()
     with platform_endpoints(home, aws_port, api_port) as endpoints:
         records = list_documents(endpoints, status, prefix)
-    table = Table("document", "status", "chunks", "bytes", "ms", "updated", "reason")
+    _print_documents(records)
+
+
+def _print_documents(records: list[dict[str, Any]]) -> None:
+    table = _document_table("chunks", "bytes", "ms", "updated")
     for record in records:
         table.add_row(
-            escape(record["source_key"]),
-            record["status"],
+            Text(record["source_key"]),
+            _status(record["status"]),
             str(record.get("chunk_count") or ""),
             str(record.get("size_bytes") or ""),
             str(round(record["duration_ms"])) if record.get("duration_ms") else "",
-            record["updated_at"][:19],
-            escape(record.get("reason") or ""),
+            record["updated_at"][:16].replace("T", " "),
         )
     console.print(table)
+    _print_reasons([(record["source_key"], record["reason"]) for record in records if record.get("reason")])
 
 
 @app.command("redrive")
