@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,27 +87,30 @@ def wait_for_run(endpoints: PlatformEndpoints, run_id: str, timeout: float) -> d
 
 
 def print_report(report: dict[str, Any]) -> None:
+    """Candidates as columns, best first, and their figures as rows: a run compares a few candidates on many figures,
+    and a column per figure was unreadable on an 80-column terminal."""
     summaries = {s["candidate"]: s for s in report["candidates"]}
-    names = [n for n in _metric_order(report) if any(n in s["metrics"] for s in report["candidates"])]
-    table = Table(title=f"Evaluation {report['run_id']} on {report['dataset']}")
-    for column in ["rank", "candidate", "score", *names, "answered", "p50 ms", "p95 ms", "tok in/out", "$/1k q"]:
-        table.add_column(column, justify="left" if column == "candidate" else "right")
-    table.add_column("judge fails", justify="right")
-    for ranked in report["ranking"]:
-        s = summaries[ranked["candidate"]]
-        cost = s["cost_per_1000_queries_usd"]
-        table.add_row(
-            str(ranked["rank"]),
-            escape(s["label"]),
-            f"{ranked['score']:.3f}",
-            *[f"{s['metrics'][n]:.3f}" if n in s["metrics"] else "" for n in names],
-            f"{s['answered_rate']:.0%}",
-            f"{s['latency_p50_ms']}",
-            f"{s['latency_p95_ms']}",
-            f"{s['mean_input_tokens']:.0f}/{s['mean_output_tokens']:.0f}",
-            "unpriced" if cost is None else f"{cost:.4f}",
-            f"{s['judge_parse_failures']}/{s['judged']}" if s["judged"] else "",
-        )
+    ranked = [(r, summaries[r["candidate"]]) for r in report["ranking"]]
+    table = Table(title=escape(f"Evaluation {report['run_id']} on {report['dataset']}"))
+    table.add_column("", no_wrap=True)
+    for position, summary in ranked:
+        table.add_column(escape(f"#{position['rank']} {summary['label']}"), justify="right")
+    summaries_ranked = [s for _, s in ranked]
+
+    def row(label: str, cell: Callable[[dict[str, Any]], str]) -> None:
+        table.add_row(label, *[cell(s) for s in summaries_ranked])
+
+    table.add_row("score", *[f"{r['score']:.3f}" for r, _ in ranked])
+    for name in _metric_order(report):
+        if any(name in s["metrics"] for s in summaries_ranked):
+            metric = [f"{s['metrics'][name]:.3f}" if name in s["metrics"] else "" for s in summaries_ranked]
+            table.add_row(name, *metric)
+    row("answered", lambda s: f"{s['answered_rate']:.0%}")
+    row("p50 ms", lambda s: f"{s['latency_p50_ms']}")
+    row("p95 ms", lambda s: f"{s['latency_p95_ms']}")
+    row("tokens in/out", lambda s: f"{s['mean_input_tokens']:.0f}/{s['mean_output_tokens']:.0f}")
+    row("$ per 1k queries", lambda s: "unpriced" if (c := s["cost_per_1000_queries_usd"]) is None else f"{c:.4f}")
+    row("judge unparsed", lambda s: f"{s['judge_parse_failures']}/{s['judged']}" if s["judged"] else "")
     console.print(table)
     weights = ", ".join(f"{k}={v:g}" for k, v in report["weights"].items())
     console.print(f"[dim]ranking weights {weights}; quality metric {report['quality_metric']}[/dim]")

@@ -1,5 +1,5 @@
-"""What `llmops prompts` and `llmops eval` print: on an 80-column terminal every field readable and descriptions
-whole; the users' text and the API's errors as written (brackets are text, not rich markup)."""
+"""What `llmops prompts` prints: on an 80-column terminal every field readable and descriptions whole; the users'
+text and the API's errors as written (brackets are text, not rich markup)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import typer
 from rich.console import Console
 
-from llmops_local import eval_commands, prompt_commands
+from llmops_local import prompt_commands
 from llmops_local.prompts import PromptApiError
 
 DESCRIPTION = (
@@ -146,16 +146,3 @@ def test_an_api_error_quoting_brackets_is_printed_as_written_and_exits_1(
 
     assert exited.value.exit_code == 1
     assert captured.get().split() == f"422: {MARKUP_LIKE_ERROR}".split()  # wrapped at 80 columns
-
-
-def test_an_evaluation_error_quoting_brackets_is_printed_as_written(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    narrow = Console(width=200, color_system=None)
-    monkeypatch.setattr(eval_commands, "console", narrow)
-
-    with narrow.capture() as captured:
-        exit_ = eval_commands._fail(eval_commands.EvalApiError(MARKUP_LIKE_ERROR))
-
-    assert exit_.exit_code == 1
-    assert captured.get().strip() == MARKUP_LIKE_ERROR

@@ -1,0 +1,75 @@
+"""What `llmops eval` prints: a comparison readable on an 80-column terminal, errors as written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from llmops_local import eval_commands
+
+MARKUP_LIKE_ERROR = "dataset row 3: input '[INST] hi [/INST]' [type=value_error]"
+
+
+@pytest.fixture
+def console(monkeypatch: pytest.MonkeyPatch) -> Console:
+    narrow = Console(width=80, color_system=None)
+    monkeypatch.setattr(eval_commands, "console", narrow)
+    return narrow
+
+
+def _summary(candidate: int, label: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "candidate": candidate,
+        "label": label,
+        "metrics": {"exact_match": 0.25, "token_f1": 0.5, "rougeL": 0.4, "bleu": 0.1, "mrr": 0.75},
+        "answered_rate": 0.9,
+        "latency_p50_ms": 812.5,
+        "latency_p95_ms": 1500.0,
+        "mean_input_tokens": 410.0,
+        "mean_output_tokens": 35.0,
+        "cost_per_1000_queries_usd": None,
+        "judged": 0,
+        "judge_parse_failures": 0,
+    } | fields
+
+
+def test_a_comparison_has_a_column_per_candidate_best_first_and_a_row_per_figure(console: Console) -> None:
+    report = {
+        "run_id": "eval-1",
+        "dataset": "python-faq@1",
+        "weights": {"cost": 0.5, "quality": 0.3, "speed": 0.2},
+        "quality_metric": "token_f1",
+        "candidates": [
+            _summary(0, "rag-answer@prod hybrid"),
+            _summary(1, "rag-answer@2 vector", metrics={"token_f1": 0.61}, cost_per_1000_queries_usd=0.0123),
+        ],
+        "ranking": [{"rank": 1, "candidate": 1, "score": 0.9}, {"rank": 2, "candidate": 0, "score": 0.4}],
+        "notes": ["the judge's reply could not be parsed for 2 item(s) [sic]"],
+    }
+
+    with console.capture() as captured:
+        eval_commands.print_report(report)
+    lines = captured.get().splitlines()
+
+    assert all(len(line) <= 80 for line in lines)
+    header = next(line for line in lines if "#1" in line)
+    assert header.index("#1 rag-answer@2 vector") < header.index("#2 rag-answer@prod hybrid")
+    rows = {line.split("│")[1].strip(): line.split("│")[2:4] for line in lines if line.startswith("│")}
+    assert [cell.strip() for cell in rows["score"]] == ["0.900", "0.400"]
+    assert [cell.strip() for cell in rows["token_f1"]] == ["0.610", "0.500"]
+    assert [cell.strip() for cell in rows["exact_match"]] == ["", "0.250"]  # not computed for that candidate
+    assert [cell.strip() for cell in rows["$ per 1k queries"]] == ["0.0123", "unpriced"]
+    assert "judge unparsed" in rows  # shown for every run, empty where nothing was judged
+    assert "note: the judge's reply could not be parsed for 2 item(s) [sic]" in captured.get()
+
+
+def test_an_evaluation_error_quoting_brackets_is_printed_as_written(
+    console: Console,
+) -> None:
+    with console.capture() as captured:
+        exit_ = eval_commands._fail(eval_commands.EvalApiError(MARKUP_LIKE_ERROR))
+
+    assert exit_.exit_code == 1
+    assert captured.get().strip() == MARKUP_LIKE_ERROR
