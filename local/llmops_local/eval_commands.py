@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
 
@@ -236,16 +238,42 @@ def show(
     if found.get("report"):
         print_report(found["report"])
     if items:
-        table = Table("cand", "item", "question", "answer", "token_f1", "judge", "ms")
-        for item in items:
-            verdict = item.get("judge") or {}
-            judged = verdict.get("scores", {}).get("overall") if verdict.get("parsed") else "unparsed"
-            table.add_row(
-                str(item["candidate"]), str(item["item"]), escape(item["question"][:40]),
-                escape((item.get("answer") or "")[:60]),
-                f"{item['metrics'].get('token_f1', 0):.2f}", str(judged if verdict else ""), str(item["latency_ms"]),
+        labels = {c["candidate"]: c["label"] for c in (found.get("report") or {}).get("candidates", [])}
+        print_results(items, labels)
+
+
+RESULT_TEXT_CHARS = 400
+
+
+def print_results(items: list[dict[str, Any]], labels: dict[int, str]) -> None:
+    """A line of figures per item with its question and answer wrapped underneath: the texts are what a reader of
+    results wants, and squeezed into table columns they showed a few words per line on an 80-column terminal."""
+    for item in items:
+        figures = [f"#{item['item']}", labels.get(item["candidate"], f"candidate {item['candidate']}")]
+        figures += [f"{name} {value:.2f}" for name, value in item["metrics"].items() if value is not None]
+        verdict = item.get("judge")
+        if verdict:
+            figures.append(f"judge {verdict['scores'].get('overall', '?')}" if verdict["parsed"] else "judge unparsed")
+        if item.get("latency_ms") is not None:
+            figures.append(f"{item['latency_ms']:.0f} ms")
+        lines = [figures[0]]
+        for figure in figures[1:]:  # a figure is never split across lines
+            if len(lines[-1]) + len(" · " + figure) > console.width:
+                lines.append("   " + figure)
+            else:
+                lines[-1] += " · " + figure
+        console.print(Text("\n".join(lines), style="bold"))
+        outcome = (
+            f"error: {item['error']}" if item.get("error")
+            else f"declined ({item['abstention']})" if item.get("abstention")
+            else item.get("answer") or ""
+        )  # fmt: skip
+        for tag, text in (("Q", item["question"]), ("A", outcome)):
+            shortened = text if len(text) <= RESULT_TEXT_CHARS else text[: RESULT_TEXT_CHARS - 1] + "…"
+            console.print(
+                Text(textwrap.fill(" ".join(shortened.split()), width=console.width, initial_indent=f"  {tag} ",
+                                   subsequent_indent="    "))
             )  # fmt: skip
-        console.print(table)
 
 
 @eval_app.command("compare")

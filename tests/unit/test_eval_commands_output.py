@@ -73,3 +73,51 @@ def test_an_evaluation_error_quoting_brackets_is_printed_as_written(
 
     assert exit_.exit_code == 1
     assert captured.get().strip() == MARKUP_LIKE_ERROR
+
+
+EVERY_METRIC = (
+    "exact_match", "token_f1", "rouge1", "rouge2", "rougeL", "bleu", "chrf", "meteor",
+    "recall_at_k", "mrr", "ndcg_at_k",
+)  # fmt: skip
+
+
+def _item(item: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "candidate": 0, "item": item, "question": "How do I [bold]format[/bold] a string?", "answer": None,
+        "abstention": None, "error": None, "latency_ms": 812.4, "metrics": {}, "judge": None,
+    } | fields  # fmt: skip
+
+
+def test_results_print_each_items_figures_with_its_question_and_answer_whole_underneath(console: Console) -> None:
+    long_answer = "Use an f-string such as f'{value:.2f}' [1]. " * 6
+    items = [
+        _item(0, answer=long_answer, metrics={"token_f1": 0.4219, "mrr": 1.0},
+              judge={"parsed": True, "scores": {"overall": 7.0}}),
+        _item(1, abstention="not_supported", answer="I don't know.", judge={"parsed": False, "scores": {}}),
+        _item(2, error="model timed out", latency_ms=None),
+        _item(3, candidate=1, question="x" * 1000),
+        _item(4, metrics=dict.fromkeys(EVERY_METRIC, 0.5)),
+    ]  # fmt: skip
+
+    with console.capture() as captured:
+        eval_commands.print_results(items, {0: "rag-answer@prod hybrid"})
+    output = captured.get()
+    lines = output.splitlines()
+
+    assert all(len(line) <= 80 for line in lines)
+    assert lines[0] == "#0 · rag-answer@prod hybrid · token_f1 0.42 · mrr 1.00 · judge 7.0 · 812 ms"
+    assert lines[1] == "  Q How do I [bold]format[/bold] a string?"  # the user's text, not markup
+    answer_lines = lines[2 : lines.index(next(line for line in lines if line.startswith("#1")))]
+    assert " ".join(line.strip() for line in answer_lines) == "A " + " ".join(long_answer.split())
+    assert "#1 · rag-answer@prod hybrid · judge unparsed · 812 ms" in lines
+    assert "  A declined (not_supported)" in lines
+    assert "#2 · rag-answer@prod hybrid" in lines  # no latency, no metrics: nothing made up
+    assert "  A error: model timed out" in lines
+    assert "#3 · candidate 1 · 812 ms" in lines  # a candidate without a label in the report
+    many = lines[lines.index(next(line for line in lines if line.startswith("#4"))) :][:3]
+    assert [figure.strip() for line in many for figure in line.split(" · ")][-3:] == [
+        "mrr 0.50",
+        "ndcg_at_k 0.50",
+        "812 ms",
+    ]  # wrapped between figures, never inside one
+    assert output.count("x") < 450 and "…" in output  # a very long text is cut, and shown to be
