@@ -117,3 +117,20 @@ def test_two_candidates_are_evaluated_through_the_state_machine(endpoints: Platf
         Bucket=endpoints.buckets["EvaluationBucket"], Key=f"reports/{run['run_id']}/report.json"
     )
     assert b'"ranking"' in stored["Body"].read()
+
+    # A second run on the same platform: each execution is named after its run (the emulator used to name every
+    # unnamed execution "None" and refuse the next one while one was on record).
+    second = requests.post(
+        f"{api}/evaluations",
+        json={
+            "dataset": "puffins",
+            "candidates": [{"prompt": "rag-answer@prod"}],
+            "options": {"judge": False, "limit": 1},
+        },
+        timeout=60,
+    )
+    assert second.status_code == 202, second.text
+    second_run = _wait_for_run(endpoints, second.json()["run_id"])
+    assert second_run["status"] == "succeeded", second_run.get("error")
+    assert run["execution_id"].endswith(f":{run['run_id']}")
+    assert second_run["execution_id"].endswith(f":{second_run['run_id']}")

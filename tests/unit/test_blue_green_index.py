@@ -92,12 +92,14 @@ def test_readers_follow_a_switch_after_their_refresh_interval(pointer: DynamoDbI
 class _RecordingWorkflow:
     def __init__(self, fail: bool = False) -> None:
         self.started: list[dict[str, Any]] = []
+        self.names: list[str] = []
         self.fail = fail
 
-    def start(self, payload: dict[str, object]) -> str:
+    def start(self, payload: dict[str, object], name: str) -> str:
         if self.fail:
             raise ConnectionError("states endpoint unreachable")
         self.started.append(dict(payload))
+        self.names.append(name)
         return "execution-1"
 
 
@@ -118,6 +120,7 @@ def test_starting_a_reindex_claims_the_pointer_and_releases_it_if_the_workflow_c
 
     assert (target, execution) == ("chunks-20261121100000", "execution-1")
     assert workflow.started == [{"target": "chunks-20261121100000"}]
+    assert workflow.names == ["chunks-20261121100000"]  # the execution is named after the index it builds
     assert pointer.current().building is None
 
 

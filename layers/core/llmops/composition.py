@@ -414,8 +414,7 @@ def build_evaluation_service(settings: Settings) -> EvaluationService:
 
     def judge() -> Judge:
         llm = build_language_model(_model_settings(settings, settings.evaluation_judge_model or None))
-        ref: str | int = int(judge_ref) if judge_ref.isdigit() else (judge_ref or "prod")
-        return Judge(llm, prompts, judge_name, ref)
+        return Judge(llm, prompts, judge_name, judge_ref or "prod")
 
     answerer = PlatformAnswerer(
         service_for=lambda model: build_answering_service(_model_settings(settings, model), prompt_models=not model),

@@ -86,7 +86,7 @@ class IndexAdmin:
         target = f"{self._base_name}-{self._clock():%Y%m%d%H%M%S}"
         self._pointer.begin(target)
         try:
-            return target, self._workflow.start({"target": target})
+            return target, self._workflow.start({"target": target}, name=target)
         except Exception:
             self._pointer.abort(target)
             raise

@@ -211,8 +211,8 @@ class IndexPointer(Protocol):
 class Workflow(Protocol):
     """A long-running workflow (a Step Functions state machine)."""
 
-    def start(self, payload: dict[str, object]) -> str:
-        """Start one execution; returns its id."""
+    def start(self, payload: dict[str, object], name: str) -> str:
+        """Start one execution named after what it works on (unique per workflow); returns its id."""
         ...
 
 

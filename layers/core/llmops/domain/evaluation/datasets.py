@@ -182,6 +182,6 @@ class DatasetCatalog:
 def parse_dataset_ref(ref: str) -> tuple[str, int | None]:
     """`name` (the latest version) or `name@N`."""
     name, _, version = ref.partition("@")
-    if version and not version.isdigit():
+    if version and not (version.isascii() and version.isdigit()):  # int() refuses '²', which isdigit() takes
         raise InvalidDataset(f"dataset reference {ref!r}: the version after @ must be a number")
     return check_name(name), int(version) if version else None

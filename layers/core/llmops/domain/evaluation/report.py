@@ -4,12 +4,14 @@ and a weighted ranking; as JSON and as one self-contained HTML page (inline SVG,
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from statistics import fmean
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmops.domain.evaluation import metrics as m
 from llmops.domain.evaluation.errors import InvalidEvaluation
 from llmops.domain.evaluation.judge import CRITERIA
 
@@ -104,10 +106,29 @@ def summarize(candidate: int, label: str, outcomes: Sequence[ItemOutcome]) -> Ca
     )
 
 
+MAX_WEIGHT = 1_000_000
+QUALITY_METRICS = (
+    *m.ANSWER_METRICS,
+    m.BERTSCORE,
+    *m.RETRIEVAL_METRICS,
+    *(f"judge_{name}" for name in (*CRITERIA, "overall")),
+)
+
+
+def check_quality_metric(name: str) -> str:
+    """A misspelt metric would rank on cost and speed alone, with only a note to say so."""
+    if name not in QUALITY_METRICS:
+        raise InvalidEvaluation(f"unknown quality metric {name!r}: use one of {', '.join(QUALITY_METRICS)}")
+    return name
+
+
 def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     unknown = sorted(set(weights) - set(DEFAULT_WEIGHTS))
     if unknown:
         raise InvalidEvaluation(f"unknown ranking criteria {', '.join(unknown)}: use cost, quality and speed")
+    if not all(math.isfinite(value) and value <= MAX_WEIGHT for value in weights.values()):
+        # Weights are relative; unbounded ones summed to infinity and ranked every candidate NaN.
+        raise InvalidEvaluation(f"ranking weights must be finite numbers up to {MAX_WEIGHT:,}")
     if any(value < 0 for value in weights.values()) or not any(value > 0 for value in weights.values()):
         raise InvalidEvaluation("ranking weights must be zero or more, and at least one more than zero")
     return {name: float(weights.get(name, 0.0)) for name in DEFAULT_WEIGHTS}
@@ -193,8 +214,7 @@ def build_report(
 
 
 def metric_names(report: Report) -> list[str]:
-    preferred = ["exact_match", "token_f1", "rouge1", "rouge2", "rougeL", "bleu", "chrf", "meteor", "bertscore_f1"]
-    preferred += ["recall_at_k", "mrr", "ndcg_at_k"] + [f"judge_{name}" for name in (*CRITERIA, "overall")]
+    preferred = list(QUALITY_METRICS)
     present = {name for s in report.candidates for name in s.metrics}
     return [n for n in preferred if n in present] + sorted(present - set(preferred))
 

@@ -31,6 +31,7 @@ from llmops.domain.evaluation.report import (
     ItemOutcome,
     Report,
     build_report,
+    check_quality_metric,
     check_weights,
     render_html,
     summarize,
@@ -76,8 +77,7 @@ class Candidate(BaseModel):
 
     @property
     def prompt_ref(self) -> VersionRef:
-        ref = self.prompt.partition("@")[2]
-        return int(ref) if ref.isdigit() else ref
+        return self.prompt.partition("@")[2]  # the catalog reads a number or an alias from it (parse_ref)
 
     def name(self) -> str:
         if self.label:
@@ -237,10 +237,14 @@ class EvaluationService:
             status=RunStatus.PENDING,
             created_at=_now(),
         )
-        self._repository.put_run(run)
         if self._workflow is None:
             raise InvalidEvaluation("no evaluation workflow is configured (EVALUATION_STATE_MACHINE_ARN)")
-        execution = self._workflow.start({"run_id": run.run_id})
+        self._repository.put_run(run)
+        try:
+            execution = self._workflow.start({"run_id": run.run_id}, name=run.run_id)
+        except Exception as error:  # the run is on record: it must not stay pending for ever
+            self.fail(run.run_id, f"the evaluation workflow could not start: {error}")
+            raise
         run = run.model_copy(update={"execution_id": execution})
         self._repository.put_run(run)
         return run
@@ -249,7 +253,7 @@ class EvaluationService:
         for candidate in request.candidates:
             try:
                 version = self._prompts.resolve(candidate.prompt_name, candidate.prompt_ref)
-            except PromptNotFound as error:
+            except (PromptNotFound, InvalidPrompt) as error:
                 raise InvalidEvaluation(f"candidate {candidate.name()}: {error}") from error
             problem = answer_prompt_problem(version)
             if problem:
@@ -257,6 +261,7 @@ class EvaluationService:
             self._answerer.check(candidate)
         options = request.options
         check_weights(options.weights)
+        check_quality_metric(options.quality_metric)
         if options.bertscore and not m.bertscore_available():
             raise InvalidEvaluation("BERTScore needs the bert-score package and torch: it is a local-mode metric")
         if options.judge and self._judge is None:
@@ -264,8 +269,8 @@ class EvaluationService:
         if options.judge:
             name, _, ref = self._judge_prompt.partition("@")
             try:
-                self._prompts.resolve(name, int(ref) if ref.isdigit() else (ref or "prod"))
-            except PromptNotFound as error:
+                self._prompts.resolve(name, ref or "prod")
+            except (PromptNotFound, InvalidPrompt) as error:
                 raise InvalidEvaluation(f"the judge prompt {self._judge_prompt}: {error}") from error
         labels = [c.name() for c in request.candidates]
         if len(set(labels)) != len(labels):
@@ -293,7 +298,7 @@ class EvaluationService:
             run.dataset.dataset_id,
             run.report.candidates,
             weights or run.report.weights,
-            quality_metric or run.report.quality_metric,
+            check_quality_metric(quality_metric) if quality_metric else run.report.quality_metric,
             [note for note in run.report.notes if not note.startswith(("no candidate has", "the judge's reply"))],
         )
 
