@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.composition import build_document_catalog, build_index_admin
 from llmops.domain.documents import MAX_PAGE_SIZE, DocumentCatalog
@@ -29,6 +29,7 @@ class DocumentList(BaseModel):
 
 
 class RedriveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not be dropped silently
     limit: int = Field(default=100, ge=1, le=10_000)
 
 

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from llmops.composition import build_evaluation_service
 from llmops.domain.evaluation.datasets import DatasetCatalog, DatasetVersion, parse_jsonl, parse_rows
@@ -29,6 +29,7 @@ word_invalid_requests(app)
 
 
 class DatasetUpload(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not be dropped silently
     name: str = Field(max_length=64)
     description: str = Field(default="", max_length=2000)
     rows: list[dict[str, Any]] | None = Field(default=None, description="The rows as objects, or:")

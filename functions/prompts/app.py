@@ -12,12 +12,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.composition import build_prompt_catalog
 from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound
 from llmops.domain.prompts import (
     LATEST,
+    MAX_VERSION,
     NAME_PATTERN,
     AliasMove,
     PromptCatalog,
@@ -58,13 +59,15 @@ class PromptDetail(BaseModel):
 
 
 class AliasRequest(BaseModel):
-    version: int = Field(ge=1)
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not be dropped silently
+    version: int = Field(ge=1, le=MAX_VERSION)
     expected_version: int | None = Field(
-        default=None, ge=1, description="Move only if the alias points at this version now (else 409)."
+        default=None, ge=1, le=MAX_VERSION, description="Move only if the alias points at this version now (else 409)."
     )
 
 
 class RenderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not be dropped silently
     ref: str = Field(default=LATEST, min_length=1, max_length=64, description="A version number, alias or `latest`.")
     variables: dict[str, str] = Field(default_factory=dict)
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from llmops.composition import build_answering_service, build_retriever
 from llmops.domain.answering import MAX_QUESTION_CHARS, GuardrailBlocked, PromptChoice, QuestionAnsweringService
@@ -24,29 +24,59 @@ app = APIGatewayRestResolver(enable_validation=True)
 word_invalid_requests(app)
 
 
+def _has_words(text: str) -> str:
+    if not text.strip():
+        raise ValueError("it is blank")
+    return text.strip()
+
+
+Question = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS), AfterValidator(_has_words)]
+
+
+def _number_as_text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# `"prompt_version": 3` means version 3 as much as "3" does.
+VersionText = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_number_as_text)]
+
+
 class QueryRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not be dropped silently
+    question: Question
     top_k: int | None = Field(default=None, ge=1, le=50)
     mode: SearchMode | None = Field(default=None, description="vector, text or hybrid (default: SEARCH_MODE).")
     filters: SearchFilters | None = None
-    prompt: str | None = Field(default=None, description="Catalog prompt name (default: ANSWER_PROMPT_NAME).")
-    prompt_version: str | None = Field(default=None, description="Version number or alias (default: prod).")
+    prompt: str | None = Field(
+        default=None, min_length=1, description="Catalog prompt name (default: ANSWER_PROMPT_NAME)."
+    )
+    prompt_version: VersionText | None = Field(default=None, description="Version number or alias (default: prod).")
+
+
+# Weights are relative; a bound keeps their sum finite (two weights near the float limit made every score 0).
+MAX_FUSION_WEIGHT = 1_000_000
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not be dropped silently
+    query: Question
     top_k: int = Field(default=10, ge=1, le=100)
     mode: SearchMode | None = None
     filters: SearchFilters | None = None
-    vector_weight: float | None = Field(default=None, ge=0, description="Hybrid fusion weight of k-NN results.")
-    text_weight: float | None = Field(default=None, ge=0, description="Hybrid fusion weight of BM25 results.")
-
-    @field_validator("query")
-    @classmethod
-    def _has_words(cls, query: str) -> str:
-        if not query.strip():
-            raise ValueError("the query is blank")
-        return query.strip()
+    vector_weight: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_FUSION_WEIGHT,
+        allow_inf_nan=False,
+        description="Hybrid fusion weight of k-NN results.",
+    )
+    text_weight: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_FUSION_WEIGHT,
+        allow_inf_nan=False,
+        description="Hybrid fusion weight of BM25 results.",
+    )
 
     @model_validator(mode="after")
     def _weights_rank_something(self) -> Self:
@@ -112,7 +142,7 @@ def query(request: Annotated[QueryRequest, Body()]) -> Answer:
 
 @app.exception_handler(InvalidQuestion)
 def invalid_question(error: InvalidQuestion) -> Response[dict[str, Any]]:
-    return error_response(400, error)
+    return error_response(422, error)
 
 
 @app.exception_handler(InvalidSearch)

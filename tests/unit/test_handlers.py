@@ -302,9 +302,20 @@ def _search(body: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ({"query": "   "}, "body.query: the query is blank"),
+        ({"query": "   "}, "body.query: it is blank"),
         ({"query": "indentation", "vector_weight": 0, "text_weight": 0}, "both 0"),
         ({"query": "indentation", "filters": {"tag": ["hr"]}}, "body.filters.tag: Extra inputs are not permitted"),
+        (
+            {"query": "indentation", "filters": {"document_ids": []}},
+            "body.filters.document_ids: List should have at least 1",
+        ),
+        # A misspelt `filters` would have searched the whole corpus.
+        ({"query": "indentation", "filter": {"prefix": "hr/"}}, "body.filter: Extra inputs are not permitted"),
+        (
+            {"query": "indentation", "vector_weight": float("inf")},
+            "body.vector_weight: Input should be a finite number",
+        ),
+        ({"query": "indentation", "vector_weight": 1e308, "text_weight": 1e308}, "less than or equal to 1000000"),
     ],
 )
 def test_search_handler_refuses_a_request_that_cannot_rank_or_filter_as_asked(
@@ -341,6 +352,38 @@ def test_query_handler_answers_422_with_what_to_change_for_parameters_the_model_
 
     assert response["statusCode"] == 422
     assert "temperature 1.5 is above 1" in json.loads(response["body"])["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"question": "   "}, "body.question: it is blank"),
+        ({"question": "Why indentation?", "prompt": ""}, "body.prompt: String should have at least 1 character"),
+        (
+            {"question": "Why indentation?", "prompt_versoin": "2"},
+            "body.prompt_versoin: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_query_handler_refuses_a_question_it_would_otherwise_answer_other_than_asked(
+    query_app: ModuleType, body: dict[str, Any], reason: str
+) -> None:
+    response = query_app.lambda_handler(_query_with("application/json", json.dumps(body)), _context())
+
+    assert response["statusCode"] == 422
+    assert reason in json.loads(response["body"])["message"]
+
+
+def test_query_handler_takes_a_prompt_version_given_as_a_number(
+    query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, FakeLanguageModel(), prompts=True))
+    event = _query_with("application/json", json.dumps({"question": "Why indentation?", "prompt_version": 7}))
+
+    response = query_app.lambda_handler(event, _context())
+
+    # The catalog was asked for version 7 (it is empty), not told that 7 is not a string.
+    assert json.loads(response["body"])["message"] == "no prompt named rag-answer"
 
 
 def test_query_handler_answers_422_for_a_prompt_version_that_cannot_be_parsed(

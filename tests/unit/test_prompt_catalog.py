@@ -150,8 +150,10 @@ def test_given_an_expected_version_when_the_alias_points_elsewhere_then_the_move
     catalog.create_version("ticket-summary", _spec(description="v2"))
     catalog.set_alias("ticket-summary", "prod", 2)
 
-    with pytest.raises(PromptConflict, match="points at 2, not 1"):
+    with pytest.raises(PromptConflict, match="points at 2, not at 1"):
         catalog.set_alias("ticket-summary", "prod", 1, expected=1)
+    with pytest.raises(PromptConflict, match="ticket-summary@staging is not set, not at 1"):
+        catalog.set_alias("ticket-summary", "staging", 1, expected=1)
 
     assert catalog.set_alias("ticket-summary", "prod", 1, expected=2).version == 1
 
@@ -167,6 +169,10 @@ def test_missing_prompts_versions_and_aliases_are_not_found(catalog: PromptCatal
         catalog.get("ticket-summary", "staging")
     with pytest.raises(PromptNotFound):
         catalog.list_versions("nothing-here")
+    with pytest.raises(PromptNotFound, match="no prompt named nothing-here"):
+        catalog.set_alias("nothing-here", "prod", 1)
+    with pytest.raises(PromptNotFound, match="ticket-summary has no version 9"):
+        catalog.set_alias("ticket-summary", "prod", 9)
 
 
 def test_prompt_names_are_slugs(catalog: PromptCatalog) -> None:

@@ -103,7 +103,8 @@ class SearchFilters(Frozen):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     prefix: str | None = Field(default=None, description="Only chunks of documents whose key starts with this.")
-    document_ids: list[str] | None = Field(default=None, description="Only chunks of these documents.")
+    # None: every document. An empty list would mean none, which no caller wants; it used to search everything.
+    document_ids: list[str] | None = Field(default=None, min_length=1, description="Only chunks of these documents.")
     tags: list[str] | None = Field(default=None, description="Only chunks of documents that have all these tags.")
 
     @field_validator("tags")

@@ -59,8 +59,8 @@ class ModelParameters(_Strict):
     """The model a prompt was written for and how to sample it; None leaves the platform's setting."""
 
     model_id: str | None = Field(default=None, min_length=1, max_length=256)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, allow_inf_nan=False)
     top_k: int | None = Field(default=None, ge=1, le=1000)
     max_tokens: int | None = Field(default=None, ge=1, le=32_768)
     stop: tuple[str, ...] = Field(default=(), max_length=8, description="Stop sequences, at most 8.")
@@ -331,13 +331,16 @@ class PromptCatalog:
         for _ in range(self._attempts):
             current = self._store.get_alias(name, alias)
             if expected is not None and current != expected:
-                raise PromptConflict(f"{name}@{alias} points at {current}, not {expected}")
+                where = "is not set" if current is None else f"points at {current}"
+                raise PromptConflict(f"{name}@{alias} {where}, not at {expected}")
             if current == version:
                 if self._store.get_version(name, version) is None:  # cannot happen unless a version was deleted
-                    raise PromptNotFound(f"{name} has no version {version}")
+                    raise PromptNotFound(self._missing(name, f"version {version}"))
                 return AliasMove(name=name, alias=alias, version=version, previous_version=current)
             try:
                 self._store.put_alias(name, alias, version, current=current)
+            except PromptNotFound as error:
+                raise PromptNotFound(self._missing(name, f"version {version}")) from error
             except PromptConflict:
                 if expected is not None:
                     raise
