@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -21,6 +22,20 @@ def error_response(status: int, error: Exception | str, **extra: Any) -> Respons
     )
 
 
+def _media_type(content_type: str) -> str:
+    """The media type as the client sent it, without parameters such as charset."""
+    return content_type.split(";", 1)[0].strip()
+
+
+def not_json_response(content_type: str) -> Response[dict[str, Any]]:
+    media_type = _media_type(content_type)
+    message = f"The request body must be JSON, sent with 'content-type: application/json' (got '{media_type}')"
+    if media_type.lower() == "application/json":
+        # HTTP media types are case-insensitive, but Powertools only takes this one in lower case.
+        message = f"{message}: the media type must be written in lower case"
+    return error_response(415, message)
+
+
 def invalid_request_response(
     error: RequestValidationError | RequestUnsupportedContentType, content_type: str
 ) -> Response[dict[str, Any]]:
@@ -28,19 +43,44 @@ def invalid_request_response(
     The messages are the models' constraints and the domain's own checks: the input is not echoed."""
     errors = error.errors()
     detail = [{"loc": list(e["loc"]), "msg": plain_message(e), "type": e["type"]} for e in errors]
-    media_type = content_type.split(";", 1)[0].strip().lower()
     in_body = any(d["loc"][:1] == ["body"] for d in detail)
-    if isinstance(error, RequestUnsupportedContentType) or (media_type in FORM_CONTENT_TYPES and in_body):
-        message = f"The request body must be JSON, sent with 'content-type: application/json' (got '{media_type}')"
-        return error_response(415, message)
+    if isinstance(error, RequestUnsupportedContentType) or (
+        _media_type(content_type).lower() in FORM_CONTENT_TYPES and in_body
+    ):
+        return not_json_response(content_type)
     if any(d["type"] == "json_invalid" for d in detail):
         return error_response(422, "The request body is not valid JSON", detail=detail)
     return error_response(422, describe_problems(errors, whole="body"), detail=detail)
 
 
 def word_invalid_requests(app: APIGatewayRestResolver) -> None:
-    """Replace Powertools' bare 422 and 415 (error types and locations only) with `invalid_request_response`."""
+    """Replace Powertools' bare 422 and 415 (error types and locations only) with `invalid_request_response`,
+    and answer the bodies that Powertools would take without a word, or fail on, as the client's error."""
+
+    def content_type() -> str:
+        return app.current_event.headers.get("content-type") or ""
 
     @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
     def invalid_request(error: RequestValidationError | RequestUnsupportedContentType) -> Response[dict[str, Any]]:
-        return invalid_request_response(error, app.current_event.headers.get("content-type") or "")
+        return invalid_request_response(error, content_type())
+
+    def refuse_forms(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        # A form whose fields all validate (none, when every field has a default) would be taken as asked for
+        # the defaults: {"limit": 0} sent by curl -d would redrive 100 documents. Request validation runs
+        # before this middleware, so a form that fails it has already been answered by `invalid_request`.
+        if app.current_event.body and _media_type(content_type()).lower() in FORM_CONTENT_TYPES:
+            return not_json_response(content_type())
+        return next_middleware(app)
+
+    app.use([refuse_forms])
+
+    @app.exception_handler(UnicodeDecodeError)
+    def undecodable_body(error: UnicodeDecodeError) -> Response[dict[str, Any]]:
+        # Powertools decodes a base64-encoded body (how API Gateway passes one that is not UTF-8) without
+        # catching the error. Answer as for invalid JSON, but only if the body is what fails to decode:
+        # a UnicodeDecodeError from anywhere else is not the client's to fix.
+        try:
+            app.current_event.decoded_body  # noqa: B018 (decoding is the check)
+        except UnicodeDecodeError:
+            return error_response(422, "The request body is not valid JSON: it must be encoded as UTF-8")
+        raise error

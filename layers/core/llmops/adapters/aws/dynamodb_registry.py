@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 STATUS_INDEX = "by-status"
+_TABLE_KEY = frozenset({"document_id"})
+_STATUS_INDEX_KEY = frozenset({"status", "source_key", "document_id"})
 _UPDATE_FIELDS = (
     "reason",
     "chunk_count",
@@ -48,11 +50,24 @@ def _encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, status: DocumentStatus | None, prefix: str | None) -> dict[str, Any]:
+    """The start key of the page after the one that handed out `cursor`.
+
+    DynamoDB answers a start key that does not fit the table, the index or the query with a ValidationException,
+    which would reach the client as a 502. So anything but a key of this same listing is refused here, as a 400.
+    """
+    invalid = InvalidCursor("invalid pagination cursor: pass back the next_cursor of a previous page")
     try:
-        return dict(json.loads(base64.urlsafe_b64decode(cursor.encode())))
-    except ValueError as error:
-        raise InvalidCursor("invalid pagination cursor: pass back the next_cursor of a previous page") from error
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, RecursionError) as error:  # RecursionError: deeply nested JSON, such as "[[[[..."
+        raise invalid from error
+    # A scan stops at a table key; a query of the index at the index key plus the table key. All are strings.
+    names = _TABLE_KEY if status is None else _STATUS_INDEX_KEY
+    if not isinstance(key, dict) or key.keys() != names or not all(isinstance(v, str) and v for v in key.values()):
+        raise invalid
+    if status is not None and (key["status"] != status.value or not key["source_key"].startswith(prefix or "")):
+        raise invalid  # a cursor of another listing, which DynamoDB refuses as outside the query
+    return key
 
 
 def _record(item: dict[str, Any]) -> DocumentRecord:
@@ -135,7 +150,7 @@ class DynamoDbDocumentRegistry:
     ) -> Page:
         arguments: dict[str, Any] = {"Limit": limit}
         if cursor:
-            arguments["ExclusiveStartKey"] = _decode_cursor(cursor)
+            arguments["ExclusiveStartKey"] = _decode_cursor(cursor, status, prefix)
         if status is not None:
             condition: Any = Key("status").eq(status.value)
             if prefix:

@@ -1,0 +1,149 @@
+"""Bodies that Powertools' request validation takes without a word, or fails on, answered as the client's error."""
+
+from __future__ import annotations
+
+import base64
+import json
+from types import ModuleType
+from typing import Annotated, Any
+
+import pytest
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel
+
+from llmops.domain.documents import RedriveResult
+from llmops.http_errors import word_invalid_requests
+from llmops_local.functions import LocalLambdaContext
+from tests.template.handler_modules import load_handler_module
+
+
+@pytest.fixture(autouse=True)
+def _quiet_powertools(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+class _Catalog:
+    def __init__(self) -> None:
+        self.redriven: list[int] = []
+
+    def redrive(self, limit: int) -> RedriveResult:
+        self.redriven.append(limit)
+        return RedriveResult(moved=0, remaining=0)
+
+
+@pytest.fixture
+def documents_app(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, _Catalog]:
+    module = load_handler_module("documents")
+    catalog = _Catalog()
+    monkeypatch.setattr(module, "catalog", lambda: catalog)
+    return module, catalog
+
+
+def _event(path: str, body: str | bytes, content_type: str) -> dict[str, Any]:
+    # API Gateway passes a body that is not UTF-8 text base64-encoded: bytes stand for one here.
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": {"Content-Type": content_type},
+        "multiValueHeaders": {"Content-Type": [content_type]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": "POST", "resourcePath": path},
+        "body": base64.b64encode(body).decode() if isinstance(body, bytes) else body,
+        "isBase64Encoded": isinstance(body, bytes),
+    }
+
+
+def _call(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    context = LocalLambdaContext(
+        function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
+    )
+    response = module.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.mark.parametrize("body", ['{"limit": 0}', "limit=5"])
+def test_a_form_body_is_refused_even_where_every_field_has_a_default(
+    documents_app: tuple[ModuleType, _Catalog], body: str
+) -> None:
+    # curl -d without the header: the fields validate as a form, so the route would run with the default limit.
+    module, catalog = documents_app
+
+    status, answer = _call(module, _event("/documents/redrive", body, "application/x-www-form-urlencoded"))
+
+    assert status == 415
+    assert answer["message"] == (
+        "The request body must be JSON, sent with 'content-type: application/json'"
+        " (got 'application/x-www-form-urlencoded')"
+    )
+    assert catalog.redriven == []
+
+
+class _Options(BaseModel):
+    limit: int = 100  # every field has a default, and unknown fields are dropped
+
+
+def test_a_form_body_is_refused_on_any_route_that_takes_a_body_with_defaults_only() -> None:
+    app = APIGatewayRestResolver(enable_validation=True)
+    word_invalid_requests(app)
+    taken: list[_Options] = []
+
+    @app.post("/options")
+    def options(request: Annotated[_Options, Body()]) -> dict[str, str]:
+        taken.append(request)
+        return {}
+
+    response = app.resolve(_event("/options", '{"limit": 0}', "application/x-www-form-urlencoded"), {})
+
+    assert response["statusCode"] == 415
+    assert "(got 'application/x-www-form-urlencoded')" in json.loads(response["body"])["message"]
+    assert taken == []
+
+
+def test_the_same_body_sent_as_json_is_taken(documents_app: tuple[ModuleType, _Catalog]) -> None:
+    module, catalog = documents_app
+
+    status, _ = _call(module, _event("/documents/redrive", '{"limit": 5}', "application/json"))
+
+    assert status == 200
+    assert catalog.redriven == [5]
+
+
+@pytest.mark.parametrize(("function", "path"), [("query", "/search"), ("documents", "/documents/redrive")])
+def test_a_body_that_is_not_utf8_is_answered_like_invalid_json(function: str, path: str) -> None:
+    event = _event(path, b'{"query": "caf\xe9"}', "application/json")  # latin-1, as a terminal may send it
+
+    status, answer = _call(load_handler_module(function), event)
+
+    assert status == 422
+    assert answer["message"] == "The request body is not valid JSON: it must be encoded as UTF-8"
+
+
+def test_a_route_failing_to_decode_something_else_is_not_blamed_on_the_body() -> None:
+    app = APIGatewayRestResolver(enable_validation=True)
+    word_invalid_requests(app)
+
+    @app.post("/decode")
+    def decode() -> dict[str, str]:
+        return {"text": b"caf\xe9".decode()}
+
+    with pytest.raises(UnicodeDecodeError):
+        app.resolve(_event("/decode", "{}", "application/json"), {})
+
+
+def test_a_json_media_type_in_upper_case_is_named_as_sent(documents_app: tuple[ModuleType, _Catalog]) -> None:
+    module, catalog = documents_app
+
+    status, answer = _call(module, _event("/documents/redrive", '{"limit": 5}', "APPLICATION/JSON; charset=utf-8"))
+
+    assert status == 415
+    assert "(got 'APPLICATION/JSON')" in answer["message"]
+    assert "must be written in lower case" in answer["message"]
+    assert catalog.redriven == []
