@@ -10,6 +10,7 @@ Every hit is returned in the verdict (so the handler can count it as a metric) a
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import time
@@ -52,7 +53,69 @@ class GuardrailStage(StrEnum):
     OUTPUT = "output"
 
 
-# Entity types use Presidio's names; the Comprehend and Bedrock adapters translate theirs to these.
+# The PII entity types a policy may name: those some detector of the platform reports. Findings carry Presidio's
+# names; the Comprehend and Bedrock adapters translate theirs to these where Presidio has one (EMAIL becomes
+# EMAIL_ADDRESS) and keep their own otherwise. A name outside this list would match no finding, and a policy listing
+# only such names would redact nothing without a word, so it is refused.
+PII_ENTITY_TYPES: frozenset[str] = frozenset({
+    # Presidio's English recognizers, as the local detector loads them (spaCy NER gives PERSON, LOCATION, NRP,
+    # ORGANIZATION and DATE_TIME); most of them are Comprehend's or Bedrock's types too, translated
+    "CREDIT_CARD", "CRYPTO", "DATE_TIME", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "LOCATION", "MAC_ADDRESS",
+    "MEDICAL_LICENSE", "NRP", "ORGANIZATION", "PERSON", "PHONE_NUMBER", "UK_NHS", "URL", "US_BANK_NUMBER",
+    "US_DRIVER_LICENSE", "US_ITIN", "US_PASSPORT", "US_SSN", "UUID",
+    # Presidio's names for types that only Comprehend or Bedrock detect here (no local recognizer for them)
+    "IN_AADHAAR", "IN_PAN", "IN_VOTER", "UK_NINO",
+    # Comprehend's and Bedrock's types that Presidio has no name for, under the service's name
+    "AGE", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "BANK_ROUTING", "CA_HEALTH_NUMBER", "CA_SOCIAL_INSURANCE_NUMBER",
+    "CREDIT_DEBIT_CVV", "CREDIT_DEBIT_EXPIRY", "IN_NREGA", "LICENSE_PLATE", "PASSWORD", "PIN", "SWIFT_CODE",
+    "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER", "USERNAME", "VEHICLE_IDENTIFICATION_NUMBER",
+    "CREDIT_DEBIT_CARD_CVV", "CREDIT_DEBIT_CARD_EXPIRY", "US_BANK_ROUTING_NUMBER",  # Bedrock's names for these
+})  # fmt: skip
+
+# Comprehend's and Bedrock Guardrails' names for the types Presidio also names; their adapters report findings
+# under Presidio's name. A policy naming the service's (EMAIL) would match nothing: the error says which to use.
+AWS_TO_PLATFORM: dict[str, str] = {
+    # Comprehend DetectPiiEntities
+    "EMAIL": "EMAIL_ADDRESS",
+    "PHONE": "PHONE_NUMBER",
+    "CREDIT_DEBIT_NUMBER": "CREDIT_CARD",
+    "SSN": "US_SSN",
+    "INTERNATIONAL_BANK_ACCOUNT_NUMBER": "IBAN_CODE",
+    "IP_ADDRESS": "IP_ADDRESS",
+    "NAME": "PERSON",
+    "ADDRESS": "LOCATION",
+    "URL": "URL",
+    "DATE_TIME": "DATE_TIME",
+    "PASSPORT_NUMBER": "US_PASSPORT",
+    "DRIVER_ID": "US_DRIVER_LICENSE",
+    "BANK_ACCOUNT_NUMBER": "US_BANK_NUMBER",
+    "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER": "US_ITIN",
+    "UK_NATIONAL_HEALTH_SERVICE_NUMBER": "UK_NHS",
+    "UK_NATIONAL_INSURANCE_NUMBER": "UK_NINO",
+    "IN_AADHAAR": "IN_AADHAAR",
+    "IN_PERMANENT_ACCOUNT_NUMBER": "IN_PAN",
+    "IN_VOTER_NUMBER": "IN_VOTER",
+    # Bedrock Guardrails sensitive information filters (where they differ from Comprehend's)
+    "CREDIT_DEBIT_CARD_NUMBER": "CREDIT_CARD",
+    "US_SOCIAL_SECURITY_NUMBER": "US_SSN",
+    "US_PASSPORT_NUMBER": "US_PASSPORT",
+    "US_BANK_ACCOUNT_NUMBER": "US_BANK_NUMBER",
+}
+
+
+def _unknown_entities_message(names: Sequence[str]) -> str:
+    """Why `names` are refused as PII entity types: the name to use where one is obvious, and the accepted ones."""
+    described = []
+    for name in names:
+        close = difflib.get_close_matches(name, sorted(PII_ENTITY_TYPES), n=1, cutoff=0.8)  # typos: EMAIL_ADRESS
+        translated = AWS_TO_PLATFORM.get(name, name)
+        suggestion = translated if translated != name else (close[0] if close else None)
+        described.append(
+            f"unknown PII entity type {name!r}" + (f" (did you mean {suggestion!r}?)" if suggestion else "")
+        )
+    return f"{', '.join(described)}; accepted: {', '.join(sorted(PII_ENTITY_TYPES))}"
+
+
 # PERSON is left out on purpose: names in documents and questions are usually legitimate.
 DEFAULT_PII_ENTITIES: tuple[str, ...] = (
     "EMAIL_ADDRESS",
@@ -99,6 +162,9 @@ class PiiPolicy(CheckPolicy):
         names = [entity.strip().upper() for entity in entities]
         if any(not name for name in names):
             raise ValueError("entity types must not be empty")
+        unknown = [name for name in dict.fromkeys(names) if name not in PII_ENTITY_TYPES]
+        if unknown:
+            raise ValueError(_unknown_entities_message(unknown))
         return tuple(dict.fromkeys(names))
 
 
