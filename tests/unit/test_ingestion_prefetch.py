@@ -252,6 +252,7 @@ def test_a_rejected_document_fails_with_its_reason_whether_prefetched_or_not(emb
     assert result.status is DocumentStatus.FAILED and "unsupported format .xlsx" in (result.reason or "")
     assert registry.last("documents/x.xlsx") == (DocumentStatus.FAILED, result.reason)
     assert index.rows == []
+    assert store.read_threads == ["ingest-prefetch"]  # refused content is not read a second time
 
 
 def test_work_prefetched_for_another_version_is_not_used(embedder: OnnxMiniLmEmbedder) -> None:

@@ -132,6 +132,59 @@ def test_given_identical_content_reuploaded_then_no_chunking_embedding_or_indexi
     assert registry.get(again.document_id).version == "v2"  # the record follows the latest version
 
 
+def test_given_identical_content_reuploaded_in_a_batch_that_marked_it_queued_then_its_chunks_are_reused(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    store = FakeObjectStore({"documents/a.txt": b"Stable content about kites. " * 20})
+    service, index, _ = _service(embedder, store)
+    first = service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v1"))
+    writes = index.writes
+    reupload = DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v2")
+
+    service.mark_queued(reupload)  # what a batch does for each upload after its first
+    again = service.ingest(reupload)
+
+    assert again.unchanged and again.chunk_count == first.chunk_count
+    assert index.writes == writes
+
+
+def test_given_a_new_version_that_is_rejected_then_the_replaced_versions_chunks_no_longer_answer(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    store = FakeObjectStore({"documents/a.txt": b"Bertram cleans the aquarium every Saturday. " * 10})
+    service, index, registry = _service(embedder, store)
+    service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v1"))
+    assert index.rows
+
+    store.objects["documents/a.txt"] = "Caf\u00e9 menu".encode("latin-1")  # not UTF-8: rejected
+    failed = service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v2"))
+
+    assert failed.status is DocumentStatus.FAILED
+    assert index.rows == []
+    record = registry.get(failed.document_id)
+    assert (record.version, record.chunk_count, record.content_hash) == ("v2", 0, "")
+
+    # The first content uploaded again is indexed again, not taken for chunks that are gone.
+    store.objects["documents/a.txt"] = b"Bertram cleans the aquarium every Saturday. " * 10
+    restored = service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v3"))
+    assert not restored.unchanged and restored.chunk_count == len(index.rows) > 0
+
+
+def test_given_a_deleted_document_uploaded_again_as_it_was_then_it_is_indexed_again(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    store = FakeObjectStore({"documents/a.txt": b"Stable content about kites. " * 20})
+    service, index, _ = _service(embedder, store)
+    service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v1"))
+    service.remove(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v2"))
+    back = DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v3")
+
+    service.mark_queued(back)
+    result = service.ingest(back)
+
+    assert not result.unchanged and result.chunk_count == len(index.rows) > 0
+
+
 def test_given_an_edited_document_then_only_changed_chunks_are_embedded(embedder: OnnxMiniLmEmbedder) -> None:
     from llmops.domain.embedding_cache import CachingEmbedder
     from tests.fakes import FakeEmbeddingCache

@@ -172,8 +172,16 @@ class IngestionService:
             return IngestionResult(document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.DELETED)
         except DocumentRejected as rejection:
             logger.warning("Document rejected", extra={"key": ref.key, "reason": str(rejection)})
-            if not self._record(ref, DocumentStatus.FAILED, RecordUpdate(reason=str(rejection))):
+            # No chunks stand for the document any more: an empty hash matches no content.
+            emptied = RecordUpdate(reason=str(rejection), chunk_count=0, content_hash="")
+            if not self._record(ref, DocumentStatus.FAILED, emptied):
                 return self._superseded(ref, self._registry.get(ref.document_id))
+            if previous is not None and previous.chunk_count:
+                # The version this upload replaced must not go on answering questions: the bucket no longer holds
+                # it. Recorded first, as in `remove`, so that only chunks of earlier changes go.
+                self._ensure_index()
+                removed = self._index.delete_document(ref.document_id, before=write)
+                logger.info("Chunks of the replaced version removed", extra={"key": ref.key, "chunks_removed": removed})
             return IngestionResult(
                 document_id=ref.document_id, source_key=ref.key, status=DocumentStatus.FAILED, reason=str(rejection)
             )
@@ -230,7 +238,7 @@ class IngestionService:
         previous = self._registry.get(ref.document_id)
         if previous is not None and is_older(ref.sequencer, previous.sequencer):
             return self._superseded(ref, previous)
-        if not self._record(ref, DocumentStatus.DELETED, RecordUpdate(chunk_count=0)):
+        if not self._record(ref, DocumentStatus.DELETED, RecordUpdate(chunk_count=0, content_hash="")):
             return self._superseded(ref, self._registry.get(ref.document_id))
         self._ensure_index()
         # Recorded first, removed second: a deletion overtaken by a newer upload removes nothing. Once recorded,
@@ -339,7 +347,9 @@ class IngestionService:
         """Whether the record's chunks already stand for this content: same bytes, model, chunking and tags."""
         return (
             previous is not None
-            and previous.status is DocumentStatus.INDEXED
+            # QUEUED too: a batch marks its later uploads queued before their turn. The hash is that of the chunks
+            # in the index (a rejection or a deletion empties it), whichever status came before.
+            and previous.status in (DocumentStatus.INDEXED, DocumentStatus.QUEUED)
             and previous.content_hash == digest
             and previous.embedding_model == self._embedder.model_id
             and previous.chunking == self._chunker.signature
@@ -367,6 +377,8 @@ class IngestionService:
             return None
         try:
             return pending.result()
+        except DocumentRejected:
+            raise  # the content itself is refused: reading it again would only meet the same reason
         except Exception:
             logger.info("Prefetch failed; reading the document again", extra={"key": ref.key}, exc_info=True)
             return None
