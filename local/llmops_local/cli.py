@@ -18,7 +18,17 @@ from rich.table import Table
 from rich.text import Text
 
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
-from llmops_local.documents import Upload, list_documents, redrive, run_backfill, upload, wait_until_settled
+from llmops_local.documents import (
+    KeyClashError,
+    NotSettledError,
+    Upload,
+    files_to_upload,
+    list_documents,
+    redrive,
+    run_backfill,
+    upload,
+    wait_until_settled,
+)
 from llmops_local.eval_commands import eval_app
 from llmops_local.platform import LocalPlatform, PlatformConfig, PlatformError, find_project_root
 from llmops_local.prompt_commands import prompts_app
@@ -140,8 +150,8 @@ def _print_uploads(uploads: list[Upload]) -> None:
     _print_reasons([(item.key, item.reason) for item in uploads if item.reason])
 
 
-def _ingest(endpoints: PlatformEndpoints, paths: list[Path], timeout: float) -> list[Upload]:
-    uploads = upload(endpoints, paths)
+def _ingest(endpoints: PlatformEndpoints, files: list[tuple[Path, str]], timeout: float) -> list[Upload]:
+    uploads = upload(endpoints, files)
     with console.status(f"Indexing {len(uploads)} document(s) ...") as status:
 
         def progress(items: list[Upload]) -> None:
@@ -161,10 +171,24 @@ def ingest(
     aws_port: AwsPortOption = 4566,
     api_port: ApiPortOption = 3000,
 ) -> None:
-    """Upload documents to the local documents bucket and follow them until they are indexed."""
+    """Upload documents to the local documents bucket and follow them until they are indexed.
+
+    Hidden files and folders under a folder (.DS_Store, .git/) are skipped."""
     _quiet_libraries()
-    with platform_endpoints(home, aws_port, api_port) as endpoints:
-        uploads = _ingest(endpoints, paths, timeout)
+    try:
+        # Chosen before the platform is reached, or started: a clash is refused at once, with nothing uploaded.
+        selection = files_to_upload(paths)
+    except KeyClashError as error:
+        console.print(f"[red]{escape(str(error))}[/red]")
+        raise typer.Exit(1) from error
+    if selection.hidden_skipped:
+        console.print(f"Skipped {selection.hidden_skipped} hidden file(s): a name in their path starts with '.'")
+    try:
+        with platform_endpoints(home, aws_port, api_port) as endpoints:
+            uploads = _ingest(endpoints, selection.files, timeout)
+    except NotSettledError as error:  # slow or stuck indexing is not a bug of this command: no traceback
+        console.print(f"[red]{escape(str(error))}[/red]")
+        raise typer.Exit(1) from error
     if any(item.status == "failed" for item in uploads):
         raise typer.Exit(1)
 
@@ -348,7 +372,7 @@ def demo(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOpti
     _quiet_libraries()
     console.print(f"[bold]Ingesting the demo corpus[/bold] ({DEMO_CORPUS})")
     with platform_endpoints(home, aws_port, api_port) as endpoints:
-        uploads = _ingest(endpoints, [DEMO_CORPUS], timeout=900)
+        uploads = _ingest(endpoints, files_to_upload([DEMO_CORPUS]).files, timeout=900)
         if any(item.status != "indexed" for item in uploads):
             raise typer.Exit(1)
         console.print("[bold]Asking questions[/bold] (the first loads the local model, ~20 s)\n")

@@ -30,27 +30,74 @@ class Upload:
     reason: str | None = None
 
 
-def files_to_upload(paths: Iterable[Path]) -> list[tuple[Path, str]]:
-    """(file, key suffix) pairs: files as themselves, folders as every file under them."""
-    found: list[tuple[Path, str]] = []
+class KeyClashError(ValueError):
+    """Different files would be uploaded to the same key: each would overwrite the one before it."""
+
+
+class NotSettledError(TimeoutError):
+    """Documents were neither indexed, failed nor deleted by the deadline."""
+
+
+@dataclass
+class FileSelection:
+    files: list[tuple[Path, str]]  # (file, key), each key once
+    hidden_skipped: int = 0
+
+
+def _is_hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def files_to_upload(paths: Iterable[Path], prefix: str = "documents/") -> FileSelection:
+    """(file, key) pairs: a file argument under its name, a folder argument as every file under it, keyed by its
+    path in the folder. Under a folder, hidden files and folders (.DS_Store, .git/) are skipped: they are not
+    documents, and .git/ alone would be thousands of objects. A hidden file named as an argument is uploaded.
+
+    Two different files with the same key are refused before anything is uploaded: the later would silently
+    replace the earlier, and the earlier's version, never the current one, could never be seen indexed."""
+    candidates: list[tuple[Path, str]] = []
+    hidden = 0
     for path in paths:
         if path.is_dir():
-            found.extend(
-                (file, file.relative_to(path).as_posix()) for file in sorted(path.rglob("*")) if file.is_file()
-            )
+            for file in sorted(path.rglob("*")):
+                if not file.is_file():
+                    continue
+                relative = file.relative_to(path)
+                if _is_hidden(relative):
+                    hidden += 1
+                else:
+                    candidates.append((file, prefix + relative.as_posix()))
         elif path.is_file():
-            found.append((path, path.name))
+            candidates.append((path, prefix + path.name))
         else:
             raise FileNotFoundError(f"{path} does not exist")
-    return found
+
+    files_by_key: dict[str, list[Path]] = {}
+    selected: list[tuple[Path, str]] = []
+    for file, key in candidates:
+        same_key = files_by_key.setdefault(key, [])
+        # The same file reached twice (a folder and a file in it) is uploaded once: a second upload would only
+        # add a version, and the first one would then never be seen settled.
+        if any(file.resolve() == other.resolve() for other in same_key):
+            continue
+        same_key.append(file)
+        selected.append((file, key))
+    clashes = {key: files for key, files in files_by_key.items() if len(files) > 1}
+    if clashes:
+        raise KeyClashError(
+            "different files would go to the same key, each replacing the one before; nothing was uploaded:\n"
+            + "".join(f"  {key}: {', '.join(str(file) for file in files)}\n" for key, files in clashes.items())
+            + "Rename one, or give a folder that holds them: the keys of a folder's files keep their subfolders."
+        )
+    return FileSelection(selected, hidden)
 
 
-def upload(endpoints: PlatformEndpoints, paths: Iterable[Path], prefix: str = "documents/") -> list[Upload]:
+def upload(endpoints: PlatformEndpoints, files: Iterable[tuple[Path, str]]) -> list[Upload]:
+    """Upload (file, key) pairs, as chosen by files_to_upload."""
     s3 = endpoints.client("s3")
     bucket = endpoints.buckets["DocumentsBucket"]
     uploads = []
-    for file, name in files_to_upload(paths):
-        key = prefix + name
+    for file, key in files:
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         response = s3.put_object(Bucket=bucket, Key=key, Body=file.read_bytes(), ContentType=content_type)
         version = response.get("VersionId") or response["ETag"].strip('"')
@@ -87,9 +134,9 @@ def wait_until_settled(
         if all(item.status in FINAL_STATUSES for item in uploads):
             return uploads
         if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"documents not indexed after {timeout_seconds:.0f} s: "
-                + ", ".join(u.key for u in uploads if u.status not in FINAL_STATUSES)
+            raise NotSettledError(
+                f"documents not settled after {timeout_seconds:.0f} s: "
+                + ", ".join(f"{u.key} ({u.status})" for u in uploads if u.status not in FINAL_STATUSES)
             )
         time.sleep(0.5)
 

@@ -1,0 +1,152 @@
+"""`llmops ingest`: which files go to which key, and how a clash or a slow index ends, without a platform."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from llmops.domain.models import document_id_for
+from llmops_local import cli
+
+
+class _FakePlatform:
+    """S3 and the document registry, as far as `ingest` uses them. The registry shows each key's latest version,
+    as the platform's does, in the status `settles_as`."""
+
+    def __init__(self) -> None:
+        self.buckets = {"DocumentsBucket": "documents-bucket"}
+        self.tables = {"DocumentsTable": "documents-table"}
+        self.reached = 0
+        self.uploaded: dict[str, list[bytes]] = {}  # key: the body of each version, oldest first
+        self.settles_as = "indexed"
+
+    def client(self, service: str) -> _FakePlatform:
+        return self
+
+    def put_object(self, **request: Any) -> dict[str, str]:
+        self.uploaded.setdefault(request["Key"], []).append(request["Body"])
+        return {"VersionId": f"v{len(self.uploaded[request['Key']])}"}
+
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        for key, versions in self.uploaded.items():
+            if document_id_for(self.buckets["DocumentsBucket"], key) == request["Key"]["document_id"]["S"]:
+                record = {"version": f"v{len(versions)}", "status": self.settles_as, "chunk_count": "1"}
+                return {"Item": {name: {"S": value} for name, value in record.items()}}
+        return {}
+
+
+@pytest.fixture
+def platform(monkeypatch: pytest.MonkeyPatch) -> _FakePlatform:
+    fake = _FakePlatform()
+
+    @contextmanager
+    def endpoints(*_: Any) -> Iterator[_FakePlatform]:
+        fake.reached += 1
+        yield fake
+
+    monkeypatch.setattr(cli, "platform_endpoints", endpoints)
+    # Wide enough that a message stays on one line, whatever the paths of tmp_path.
+    monkeypatch.setattr(cli, "console", Console(width=400, color_system=None))
+    return fake
+
+
+def _write(root: Path, *names: str) -> None:
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(f"content of {name}")
+
+
+def _ingest(tmp_path: Path, *arguments: str) -> Any:
+    return CliRunner().invoke(
+        cli.app, ["ingest", *(str(tmp_path / a) for a in arguments), "--home", str(tmp_path), "--timeout", "0"]
+    )
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["tree/a/same.txt", "tree/b/same.txt"],  # two file arguments
+        ["tree/a", "tree/b/same.txt"],  # a folder's file and a file argument
+        ["tree/a", "tree/b"],  # two folders' files
+    ],
+)
+def test_given_two_files_for_one_key_then_nothing_is_uploaded_and_both_are_named(
+    platform: _FakePlatform, tmp_path: Path, arguments: list[str]
+) -> None:
+    _write(tmp_path, "tree/a/same.txt", "tree/b/same.txt", "tree/b/other.txt")
+
+    result = _ingest(tmp_path, *arguments)
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert platform.uploaded == {} and platform.reached == 0  # refused before the platform is even reached
+    clash = next(line for line in result.output.splitlines() if "documents/same.txt:" in line)
+    assert str(tmp_path / "tree/a/same.txt") in clash and str(tmp_path / "tree/b/same.txt") in clash
+    assert "Traceback" not in result.output
+
+
+def test_given_a_folder_that_holds_both_then_each_keeps_its_subfolder(platform: _FakePlatform, tmp_path: Path) -> None:
+    _write(tmp_path, "tree/a/same.txt", "tree/b/same.txt")
+
+    result = _ingest(tmp_path, "tree")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(platform.uploaded) == ["documents/a/same.txt", "documents/b/same.txt"]
+
+
+def test_given_one_file_twice_then_it_is_uploaded_once_and_seen_indexed(
+    platform: _FakePlatform, tmp_path: Path
+) -> None:
+    _write(tmp_path, "tree/same.txt")
+
+    result = _ingest(tmp_path, "tree", "tree/same.txt", "tree/same.txt")
+
+    assert result.exit_code == 0, result.output
+    assert platform.uploaded == {"documents/same.txt": [b"content of tree/same.txt"]}
+    assert any("documents/same.txt" in line and "indexed" in line for line in result.output.splitlines())
+
+
+def test_given_documents_still_indexing_at_the_timeout_then_one_line_names_them_and_their_status(
+    platform: _FakePlatform, tmp_path: Path
+) -> None:
+    _write(tmp_path, "slow.txt", "slower.md")
+    platform.settles_as = "processing"
+
+    result = _ingest(tmp_path, "slow.txt", "slower.md")
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # not the TimeoutError
+    assert result.output.strip().splitlines() == [
+        "documents not settled after 0 s: documents/slow.txt (processing), documents/slower.md (processing)"
+    ]
+
+
+def test_given_a_folder_then_hidden_files_and_folders_under_it_are_skipped_and_counted(
+    platform: _FakePlatform, tmp_path: Path
+) -> None:
+    _write(
+        tmp_path,
+        "tree/notes.md",
+        "tree/.DS_Store",
+        "tree/.hidden/secret.txt",
+        "tree/.git/objects/ab/cdef",
+        "tree/sub/.env",
+        "tree/sub/page.md",
+        ".drafts/draft.md",  # a hidden folder given as an argument: its files are the user's choice
+        ".explicit.txt",  # as is a hidden file named as an argument
+    )
+
+    result = _ingest(tmp_path, "tree", ".drafts", ".explicit.txt")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(platform.uploaded) == [
+        "documents/.explicit.txt",
+        "documents/draft.md",
+        "documents/notes.md",
+        "documents/sub/page.md",
+    ]
+    assert "Skipped 4 hidden file(s)" in result.output
