@@ -23,7 +23,7 @@ from llmops.domain.models import (
     Usage,
 )
 from llmops.domain.sequencer import single_revision
-from llmops.ports import Generation, GenerationRequest, Page, RecordUpdate, StoredObject
+from llmops.ports import CurrentVersion, Generation, GenerationRequest, Page, RecordUpdate, StoredObject
 
 
 def chunk_of(document_id: str, text: str = "x", **fields: Any) -> Chunk:
@@ -52,6 +52,7 @@ class FakeObjectStore:
         self.objects = dict(objects or {})
         self.content_types = dict(content_types or {})
         self.tags = dict(tags or {})
+        self.current_versions: dict[str, str] = {}  # the version id current_version reports, where a test sets one
 
     def head_size(self, ref: DocumentRef) -> int:
         from llmops.domain.errors import DocumentNotFound
@@ -59,6 +60,11 @@ class FakeObjectStore:
         if ref.key not in self.objects:
             raise DocumentNotFound(ref.key)
         return len(self.objects[ref.key])
+
+    def current_version(self, bucket: str, key: str) -> CurrentVersion | None:
+        if key not in self.objects:
+            return None
+        return CurrentVersion(version_id=self.current_versions.get(key), etag=None, size=len(self.objects[key]))
 
     def get(self, ref: DocumentRef) -> StoredObject:
         from llmops.domain.errors import DocumentNotFound

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from llmops.domain.errors import DocumentNotFound
 from llmops.domain.models import DocumentRef
-from llmops.ports import StoredObject
+from llmops.ports import CurrentVersion, StoredObject
 
 DEFAULT_CORPUS_DIR = Path("/usr/share/doc/python3.11/html/library")
 BUCKET = "bench-corpus"
@@ -68,6 +68,10 @@ class DiskObjectStore:
 
     def head_size(self, ref: DocumentRef) -> int:
         return self._path(ref).stat().st_size
+
+    def current_version(self, bucket: str, key: str) -> CurrentVersion | None:
+        path = self._paths.get(key)
+        return CurrentVersion(version_id=None, etag=None, size=path.stat().st_size) if path and path.is_file() else None
 
     def get(self, ref: DocumentRef) -> StoredObject:
         path = self._path(ref)

@@ -130,6 +130,10 @@ def handle_record(record: SQSRecord, change: ObjectChange | None = None) -> dict
     # A record the handler could not parse up front is parsed here, inside the batch processor, which reports it.
     change = change if change is not None else object_change(record)
     logger.append_keys(source_key=change.key)
+    if change.key.endswith("/"):
+        # The S3 console's "Create folder" puts an empty object named like this: a folder, not a document.
+        logger.info("Folder marker ignored")
+        return {"ignored": "folder marker"}
     return apply_change()(change=change)
 
 
@@ -139,7 +143,11 @@ def handle_record(record: SQSRecord, change: ObjectChange | None = None) -> dict
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency_config().register_lambda_context(context)
     changes = _changes(event)
-    uploads = {message_id: change.ref for message_id, change in changes.items() if change.change == "created"}
+    uploads = {
+        message_id: change.ref
+        for message_id, change in changes.items()
+        if change.change == "created" and not change.key.endswith("/")
+    }
     first = event["Records"][0]["messageId"] if event.get("Records") else None
     for message_id, ref in uploads.items():
         if message_id != first:  # documents further down the batch show `queued` while the first is processed

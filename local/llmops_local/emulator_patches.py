@@ -52,7 +52,7 @@ def apply() -> None:
 
 def _patch_delete_marker_events() -> None:
     from moto.s3 import notifications
-    from moto.s3.models import S3Backend
+    from moto.s3.models import FakeKey, S3Backend
 
     original = S3Backend._set_delete_marker
 
@@ -69,6 +69,25 @@ def _patch_delete_marker_events() -> None:
         return marker
 
     S3Backend._set_delete_marker = set_delete_marker_and_notify  # type: ignore[method-assign]
+
+    # Deleting one version of a versioned bucket's object (DeleteObject with a VersionId) is "Object Deleted" on
+    # AWS too; moto sends nothing, and the ingest function never heard that another version became current.
+    delete_object = S3Backend.delete_object
+
+    def delete_object_and_notify(
+        self: S3Backend, bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False
+    ) -> Any:
+        bucket = self.get_bucket(bucket_name)
+        versions = bucket.keys.getlist(key_name, []) if bucket.is_versioned and version_id is not None else []
+        deleted = next((v for v in versions if isinstance(v, FakeKey) and str(v.version_id) == str(version_id)), None)
+        result = delete_object(self, bucket_name, key_name, version_id, bypass)
+        if deleted is not None:
+            notifications.send_event(
+                self.account_id, notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_EVENT, bucket, deleted
+            )
+        return result
+
+    S3Backend.delete_object = delete_object_and_notify  # type: ignore[method-assign]
 
 
 _sequencer_lock = threading.Lock()

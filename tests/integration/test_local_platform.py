@@ -88,6 +88,24 @@ def test_given_a_new_version_then_only_its_chunks_remain_and_a_deletion_removes_
     assert all(hit.chunk.source_key != key for hit in index.search(question, 10))
 
 
+def test_given_the_current_version_deleted_then_the_version_now_current_answers_again(
+    endpoints: PlatformEndpoints, platform: LocalPlatform, embedder: OnnxMiniLmEmbedder
+) -> None:
+    key = "documents/ferry.txt"
+    _, first = _put(endpoints, key, b"The island ferry leaves the harbour at nine every morning.")
+    document_id, second = _put(endpoints, key, b"The island ferry leaves the harbour at ten every morning.")
+    assert wait_for_status(endpoints, document_id, second)["status"] == "indexed"
+
+    endpoints.client("s3").delete_object(Bucket=endpoints.buckets["DocumentsBucket"], Key=key, VersionId=second)
+
+    assert wait_for_status(endpoints, document_id, first)["status"] == "indexed"
+    index = LanceDbVectorIndex(platform.config.home / "vectors")
+    hits = index.search(embedder.embed(["when does the island ferry leave"])[0], 10)
+    assert [hit.chunk.text for hit in hits if hit.chunk.source_key == key] == [
+        "The island ferry leaves the harbour at nine every morning."
+    ]
+
+
 def test_given_bad_requests_then_the_api_answers_with_client_errors(endpoints: PlatformEndpoints) -> None:
     empty = requests.post(f"{endpoints.api_url}/query", json={"question": ""}, timeout=30)
     malformed = requests.post(f"{endpoints.api_url}/query", data=b"{not json", timeout=30)

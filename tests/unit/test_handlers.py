@@ -93,6 +93,7 @@ def test_ingest_handler_indexes_created_objects_and_reports_no_failures(
 
 def test_ingest_handler_removes_deleted_objects(ingest_app: tuple[ModuleType, FakeDocumentRegistry]) -> None:
     module, registry = ingest_app
+    module.ingestion_service()._store.objects.clear()  # the deletion the event reports
 
     module.lambda_handler(_event("ingest_object_deleted.json"), _context())
 
@@ -117,6 +118,21 @@ def _upload_of(record: dict[str, Any], key: str, message_id: str) -> dict[str, A
     body = json.loads(record["body"])
     body["detail"]["object"]["key"] = key
     return {**record, "messageId": message_id, "body": json.dumps(body)}
+
+
+def test_ingest_handler_ignores_a_folder_marker_and_indexes_the_rest_of_its_batch(
+    ingest_app: tuple[ModuleType, FakeDocumentRegistry],
+) -> None:
+    module, registry = ingest_app
+    event = _event("ingest_object_created.json")
+    record = event["Records"][0]
+    event["Records"] = [_upload_of(record, "documents/guides/", "marker"), record]
+
+    response = module.lambda_handler(event, _context())
+
+    assert response == {"batchItemFailures": []}
+    assert all(key != "documents/guides/" for key, _, _ in registry.history)  # no document, failed or otherwise
+    assert registry.last("documents/guides/getting-started.md") == (DocumentStatus.INDEXED, None)
 
 
 def test_ingest_handler_reads_the_next_upload_of_its_batch_while_processing_the_current_one(

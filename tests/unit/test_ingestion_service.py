@@ -61,6 +61,7 @@ def test_given_a_deleted_object_when_removed_then_its_chunks_are_gone(embedder: 
     for key in store.objects:
         service.ingest(DocumentRef(bucket=BUCKET, key=key))
 
+    del store.objects["documents/a.txt"]
     service.remove(DocumentRef(bucket=BUCKET, key="documents/a.txt"))
 
     assert [chunk.source_key for chunk, _ in index.rows] == ["documents/b.txt"]
@@ -176,7 +177,9 @@ def test_given_a_deleted_document_uploaded_again_as_it_was_then_it_is_indexed_ag
     store = FakeObjectStore({"documents/a.txt": b"Stable content about kites. " * 20})
     service, index, _ = _service(embedder, store)
     service.ingest(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v1"))
+    text = store.objects.pop("documents/a.txt")
     service.remove(DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v2"))
+    store.objects["documents/a.txt"] = text
     back = DocumentRef(bucket=BUCKET, key="documents/a.txt", version_id="v3")
 
     service.mark_queued(back)
@@ -273,11 +276,45 @@ def test_given_a_newer_version_indexed_when_an_older_versions_event_arrives_late
     )
 
 
+def test_given_an_older_version_permanently_deleted_then_the_current_version_stays_indexed_untouched(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    store = FakeObjectStore({KEY: NEW_TEXT})
+    service, index, registry = _service(embedder, store)
+    store.current_versions[KEY] = "v2"
+    service.ingest(_put("v2", PUT_V2))
+    writes = index.writes
+
+    result = service.remove(DocumentRef(bucket=BUCKET, key=KEY, version_id="v1", sequencer=PUT_V2 + "01"))
+
+    assert result.status is DocumentStatus.INDEXED and result.unchanged
+    assert index.writes == writes and [chunk.text for chunk, _ in index.rows] == [NEW_TEXT.decode()]
+    assert registry.get(result.document_id).version == "v2"
+
+
+def test_given_the_current_version_permanently_deleted_then_the_version_now_current_is_indexed(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    store = FakeObjectStore({KEY: NEW_TEXT})
+    service, index, registry = _service(embedder, store)
+    service.ingest(_put("v2", PUT_V2))
+
+    store.objects[KEY], store.current_versions[KEY] = OLD_TEXT, "v1"  # v2 is gone: v1 is current again
+    result = service.remove(DocumentRef(bucket=BUCKET, key=KEY, version_id="v2", sequencer=PUT_V2 + "01"))
+
+    assert result.status is DocumentStatus.INDEXED
+    assert [chunk.text for chunk, _ in index.rows] == [OLD_TEXT.decode()]
+    assert registry.get(result.document_id).version == "v1"
+
+
 def test_given_a_deletion_applied_when_the_creation_before_it_arrives_late_then_the_document_stays_deleted(
     embedder: OnnxMiniLmEmbedder,
 ) -> None:
-    service, index, registry = _service(embedder, FakeObjectStore({KEY: OLD_TEXT}))
+    store = FakeObjectStore({KEY: OLD_TEXT})
+    service, index, registry = _service(embedder, store)
+    del store.objects[KEY]  # deleted: what the late event's version was
     service.remove(_delete(DELETE))
+    store.objects[KEY] = OLD_TEXT
 
     late = service.ingest(_put("v1", PUT_V1))
 
@@ -307,6 +344,7 @@ def test_changes_with_an_equal_or_newer_sequencer_are_applied(embedder: OnnxMini
     service.ingest(_put("v1", PUT_V1))
 
     retried = service.ingest(_put("v1", PUT_V1.lower()))  # the same change again: a retry after a failure
+    del store.objects[KEY]
     deleted = service.remove(_delete(DELETE))
     store.objects[KEY] = NEW_TEXT
     newer = service.ingest(_put("v2", PUT_V2))

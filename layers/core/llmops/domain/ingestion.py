@@ -234,10 +234,26 @@ class IngestionService:
         )
 
     def remove(self, ref: DocumentRef) -> IngestionResult:
-        """Remove every chunk of the document; a deletion older than the recorded change is skipped (`superseded`)."""
+        """Remove every chunk of the document; a deletion older than the recorded change is skipped (`superseded`).
+
+        In a versioned bucket a deletion may take out one version and leave the key: then the document is the
+        version now current, unchanged if it is the one indexed, and indexed otherwise.
+        """
         previous = self._registry.get(ref.document_id)
         if previous is not None and is_older(ref.sequencer, previous.sequencer):
             return self._superseded(ref, previous)
+        current = self._store.current_version(ref.bucket, ref.key)
+        if current is not None:
+            now = DocumentRef(bucket=ref.bucket, key=ref.key, version_id=current.version_id, etag=current.etag,
+                              size=current.size, sequencer=ref.sequencer)  # fmt: skip
+            logger.info("A version was deleted and the key remains", extra={"key": ref.key, "current": now.version_id})
+            version = now.version_id or now.etag or "unversioned"
+            if previous is not None and previous.status is DocumentStatus.INDEXED and previous.version == version:
+                return IngestionResult(
+                    document_id=ref.document_id, source_key=ref.key, status=previous.status,
+                    chunk_count=previous.chunk_count or 0, unchanged=True,
+                )  # fmt: skip
+            return self.ingest(now)
         if not self._record(ref, DocumentStatus.DELETED, RecordUpdate(chunk_count=0, content_hash="")):
             return self._superseded(ref, self._registry.get(ref.document_id))
         self._ensure_index()

@@ -37,8 +37,19 @@ class StoredObject:
     tags: tuple[str, ...] = ()  # parsed from the version's user metadata (llmops.domain.tags)
 
 
+@dataclass(frozen=True)
+class CurrentVersion:
+    version_id: str | None
+    etag: str | None
+    size: int
+
+
 class ObjectStore(Protocol):
     def head_size(self, ref: DocumentRef) -> int: ...
+
+    def current_version(self, bucket: str, key: str) -> CurrentVersion | None:
+        """What the key holds now; None when nothing (deleted, or a delete marker on top of its versions)."""
+        ...
 
     def get(self, ref: DocumentRef) -> StoredObject: ...
 

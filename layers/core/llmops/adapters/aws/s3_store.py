@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from llmops.domain.errors import DocumentNotFound
 from llmops.domain.models import DocumentRef
 from llmops.domain.tags import METADATA_KEY, parse_tags
-from llmops.ports import StoredObject
+from llmops.ports import CurrentVersion, StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -32,6 +32,20 @@ class S3ObjectStore:
             if error.response.get("Error", {}).get("Code") in _MISSING:
                 raise DocumentNotFound(f"s3://{ref.bucket}/{ref.key} does not exist") from error
             raise
+
+    def current_version(self, bucket: str, key: str) -> CurrentVersion | None:
+        try:
+            head = self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        version_id = head.get("VersionId")
+        return CurrentVersion(
+            version_id=version_id if version_id not in (None, "", "null") else None,
+            etag=(head.get("ETag") or "").strip('"') or None,
+            size=int(head["ContentLength"]),
+        )
 
     def get(self, ref: DocumentRef) -> StoredObject:
         try:
