@@ -15,6 +15,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
 
 
+@pytest.fixture
+def handler_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a handler module needs in a test: no X-Ray daemon to trace to, a service name, and a region."""
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT

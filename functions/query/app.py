@@ -55,6 +55,7 @@ class QueryRequest(BaseModel):
 
 # Weights are relative; a bound keeps their sum finite (two weights near the float limit made every score 0).
 MAX_FUSION_WEIGHT = 1_000_000
+FusionWeight = Annotated[float | None, Field(ge=0, le=MAX_FUSION_WEIGHT, allow_inf_nan=False)]
 
 
 class SearchRequest(BaseModel):
@@ -63,20 +64,8 @@ class SearchRequest(BaseModel):
     top_k: int = Field(default=10, ge=1, le=100)
     mode: SearchMode | None = None
     filters: SearchFilters | None = None
-    vector_weight: float | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_FUSION_WEIGHT,
-        allow_inf_nan=False,
-        description="Hybrid fusion weight of k-NN results.",
-    )
-    text_weight: float | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_FUSION_WEIGHT,
-        allow_inf_nan=False,
-        description="Hybrid fusion weight of BM25 results.",
-    )
+    vector_weight: FusionWeight = Field(default=None, description="Hybrid fusion weight of k-NN results.")
+    text_weight: FusionWeight = Field(default=None, description="Hybrid fusion weight of BM25 results.")
 
     @model_validator(mode="after")
     def _weights_rank_something(self) -> Self:

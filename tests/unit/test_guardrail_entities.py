@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import botocore.session
 import pytest
 from pydantic import ValidationError
@@ -17,12 +15,10 @@ from llmops.domain.guardrails import (
     GuardrailPolicy,
     Guardrails,
 )
-from llmops.domain.prompts import PromptCatalog, PromptSpec
+from llmops.domain.prompts import PromptSpec
 from llmops.ports import PiiSpan
 from llmops.settings import Settings
-from tests.fakes import FakePromptStore
-from tests.template.handler_modules import load_handler_module
-from tests.unit.test_prompts_handler import BODY, _call
+from tests.unit.test_prompts_handler import BODY
 
 
 class EveryEmailIsPii:
@@ -95,26 +91,6 @@ def test_given_a_prompt_with_an_unknown_entity_type_then_it_is_refused_at_creati
         ValidationError, match=r"guardrails do not apply: pii\.entities: unknown PII entity type 'EMAIL'"
     ):
         PromptSpec.model_validate({**BODY, "guardrails": {"pii": {"entities": ["EMAIL"]}}})
-
-
-@pytest.fixture
-def prompts_app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
-    module = load_handler_module("prompts")
-    catalog = PromptCatalog(FakePromptStore())
-    monkeypatch.setattr(module, "catalog", lambda: catalog)
-    return module
-
-
-def test_posting_a_prompt_with_an_unknown_entity_type_answers_422_and_a_known_one_201(prompts_app: ModuleType) -> None:
-    misspelt = _call(prompts_app, "POST", "/prompts", {**BODY, "guardrails": {"pii": {"entities": ["EMAIL"]}}})
-    spelt = _call(prompts_app, "POST", "/prompts", {**BODY, "guardrails": {"pii": {"entities": ["EMAIL_ADDRESS"]}}})
-
-    assert misspelt[0] == 422
-    assert "unknown PII entity type 'EMAIL' (did you mean 'EMAIL_ADDRESS'?)" in misspelt[1]["message"]
-    assert spelt[0] == 201
 
 
 def test_given_an_unknown_entity_type_in_guardrail_policy_then_settings_fail_at_start(

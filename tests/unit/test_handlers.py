@@ -34,13 +34,9 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 @pytest.fixture(autouse=True)
-def _quiet_powertools(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+def _no_idempotency_table(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     # Redelivery protection needs its DynamoDB table; the integration tests run it against the emulator.
     monkeypatch.setenv("POWERTOOLS_IDEMPOTENCY_DISABLED", "true")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 @pytest.fixture(autouse=True)

@@ -17,13 +17,7 @@ from llmops.http_errors import word_invalid_requests
 from llmops_local.functions import LocalLambdaContext
 from tests.template.handler_modules import load_handler_module
 
-
-@pytest.fixture(autouse=True)
-def _quiet_powertools(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+pytestmark = pytest.mark.usefixtures("handler_env")
 
 
 class _Catalog:

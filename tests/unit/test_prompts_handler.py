@@ -23,10 +23,7 @@ BODY = {
 
 
 @pytest.fixture
-def prompts_app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LLMOpsTests")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+def prompts_app(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = load_handler_module("prompts")
     catalog = PromptCatalog(FakePromptStore())
     monkeypatch.setattr(module, "catalog", lambda: catalog)
@@ -97,3 +94,14 @@ def test_domain_errors_map_to_404_409_and_422(prompts_app: ModuleType) -> None:
     assert stale[0] == 409
     assert latest[0] == 422
     assert unrendered[0] == 422 and "missing variables: team, ticket" in unrendered[1]["message"]
+
+
+def test_posting_a_prompt_with_an_unknown_pii_entity_type_answers_422_and_a_known_one_201(
+    prompts_app: ModuleType,
+) -> None:
+    misspelt = _call(prompts_app, "POST", "/prompts", {**BODY, "guardrails": {"pii": {"entities": ["EMAIL"]}}})
+    spelt = _call(prompts_app, "POST", "/prompts", {**BODY, "guardrails": {"pii": {"entities": ["EMAIL_ADDRESS"]}}})
+
+    assert misspelt[0] == 422
+    assert "unknown PII entity type 'EMAIL' (did you mean 'EMAIL_ADDRESS'?)" in misspelt[1]["message"]
+    assert spelt[0] == 201

@@ -98,14 +98,8 @@ def test_the_cursors_a_listing_hands_out_take_it_through_every_page(
 
 
 def test_get_documents_answers_400_for_a_cursor_it_did_not_hand_out(
-    registry: DynamoDbDocumentRegistry, monkeypatch: pytest.MonkeyPatch
+    registry: DynamoDbDocumentRegistry, monkeypatch: pytest.MonkeyPatch, handler_env: None
 ) -> None:
-    for name, value in {
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "LLMOpsTests",
-        "POWERTOOLS_SERVICE_NAME": "tests",
-    }.items():
-        monkeypatch.setenv(name, value)
     module = load_handler_module("documents")
     monkeypatch.setattr(module, "catalog", lambda: DocumentCatalog(registry, Mock()))
     query = {"status": "indexed", "cursor": "eyJkb2N1bWVudF9pZCI6IngifQ=="}
