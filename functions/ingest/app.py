@@ -47,6 +47,11 @@ class ObjectChange(BaseModel):
         return normalise_sequencer(sequencer)  # a sequencer that is not hex makes the message malformed
 
     @property
+    def folder_marker(self) -> bool:
+        """The S3 console's "Create folder" puts an empty object named like a folder: not a document."""
+        return self.key.endswith("/")
+
+    @property
     def ref(self) -> DocumentRef:
         return DocumentRef(
             bucket=self.bucket,
@@ -130,8 +135,7 @@ def handle_record(record: SQSRecord, change: ObjectChange | None = None) -> dict
     # A record the handler could not parse up front is parsed here, inside the batch processor, which reports it.
     change = change if change is not None else object_change(record)
     logger.append_keys(source_key=change.key)
-    if change.key.endswith("/"):
-        # The S3 console's "Create folder" puts an empty object named like this: a folder, not a document.
+    if change.folder_marker:
         logger.info("Folder marker ignored")
         return {"ignored": "folder marker"}
     return apply_change()(change=change)
@@ -146,7 +150,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     uploads = {
         message_id: change.ref
         for message_id, change in changes.items()
-        if change.change == "created" and not change.key.endswith("/")
+        if change.change == "created" and not change.folder_marker
     }
     first = event["Records"][0]["messageId"] if event.get("Records") else None
     for message_id, ref in uploads.items():
