@@ -347,6 +347,16 @@ def _matches(query: dict[str, Any], document: dict[str, Any], identifier: str = 
     )
 
 
+def stored_by_an_earlier_release(spec: Any, name: str, version: int, **changes: Any) -> Any:
+    """`spec` as version `version` of `name`, with `changes` the spec's checks would now refuse: what an earlier
+    release of the platform may have stored (e.g. guardrails naming a PII entity type since refused)."""
+    from llmops.domain.prompts import PromptVersion
+
+    fields = spec.model_dump(mode="json") | changes
+    stamp = {"name": name, "version": version, "created_at": "2026-01-01T00:00:00+00:00", "content_hash": "0" * 64}
+    return PromptVersion.model_validate(fields | stamp)
+
+
 class FakePromptStore:
     """The prompt store's semantics in memory: versions are never overwritten; an alias moves only to an existing
     version, and only from where the caller saw it."""

@@ -15,7 +15,7 @@ from llmops.domain.models import Abstention, ExtractedDocument, Section
 from llmops.domain.prompts import PromptCatalog, PromptSpec
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops.ports import LanguageModel, PiiSpan
-from tests.fakes import FakeLanguageModel, FakePromptStore, FakeVectorIndex, chunk_of
+from tests.fakes import FakeLanguageModel, FakePromptStore, FakeVectorIndex, chunk_of, stored_by_an_earlier_release
 
 PASSAGES = {
     "documents/python.txt": "Python uses indentation to group statements instead of braces.",
@@ -191,6 +191,19 @@ def test_given_a_catalog_prompt_that_is_not_an_answer_prompt_then_the_error_says
     with pytest.raises(InvalidPrompt, match=r"judge@1 cannot answer questions.*it declares answer, context"):
         _service(embedder, index, FakeLanguageModel(), prompts=catalog).answer(
             "How is green tea brewed?", prompt=PromptChoice("judge", "1")
+        )
+
+
+def test_given_a_stored_prompt_whose_guardrails_are_now_refused_then_it_cannot_answer_and_the_error_says_why(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    store = FakePromptStore()
+    old_guardrails = {"pii": {"entities": ["EMAIL"]}}  # accepted by an earlier release, refused since
+    store.put_version(stored_by_an_earlier_release(_answer_prompt(), "rag-answer", 1, guardrails=old_guardrails))
+
+    with pytest.raises(InvalidPrompt, match=r"rag-answer@1 cannot answer.*guardrails do not apply.*EMAIL_ADDRESS"):
+        _service(embedder, index, FakeLanguageModel(), prompts=PromptCatalog(store)).answer(
+            "How is green tea brewed?", prompt=PromptChoice("rag-answer", "1")
         )
 
 

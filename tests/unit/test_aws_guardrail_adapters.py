@@ -205,6 +205,22 @@ def test_bedrock_findings_follow_the_platform_policy() -> None:
     assert verdict.text == "Please mail <EMAIL_ADDRESS> the report"
 
 
+def test_bedrock_custom_regex_findings_are_named_regex_and_act_when_the_policy_names_them() -> None:
+    client = stubbable_client("bedrock-runtime")
+    text = "Badge EMP-40213 belongs to jane.doe@example.com"
+    response = _assessment(filters=[], pii=[{"type": "EMAIL", "match": "jane.doe@example.com", "action": "ANONYMIZED"}])
+    response["assessments"][0]["sensitiveInformationPolicy"]["regexes"] = [
+        {"name": "Employee-ID", "regex": "EMP-[0-9]{5}", "match": "EMP-40213", "action": "NONE", "detected": True}
+    ]
+    policy = {"pii": {"entities": ["EMAIL_ADDRESS", "regex:Employee-ID"]}}
+    with Stubber(client) as stub:
+        stub.add_response("apply_guardrail", response, _apply_guardrail_params(text))
+        verdict = Guardrails(pii=BedrockGuardrails(client, "gr-123", "2")).check_input(text, policy)
+
+    assert verdict.text == "Badge <REGEX:Employee-ID> belongs to <EMAIL_ADDRESS>"
+    assert verdict.hits[0].categories == ("EMAIL_ADDRESS", "REGEX:Employee-ID")
+
+
 def test_bedrock_on_a_botocore_without_output_scope_asks_without_it_instead_of_failing_every_check() -> None:
     client = stubbable_client("bedrock-runtime")
     # An older botocore, as a Lambda runtime may bundle: its service model has no outputScope, and it refuses one.

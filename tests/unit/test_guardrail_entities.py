@@ -81,6 +81,14 @@ def test_given_known_entity_types_in_any_case_then_they_are_accepted_under_the_p
     assert policy.pii.action is GuardrailAction.BLOCK
 
 
+def test_given_a_custom_regex_name_then_it_is_accepted_with_its_own_case_and_an_empty_one_is_refused() -> None:
+    policy = GuardrailPolicy().merged_with({"pii": {"entities": ["EMAIL_ADDRESS", " regex: Employee-ID "]}})
+
+    assert policy.pii.entities == ("EMAIL_ADDRESS", "REGEX:Employee-ID")
+    with pytest.raises(ValidationError, match=r"must not be empty \(a custom regex is named REGEX:<name>\)"):
+        GuardrailPolicy().merged_with({"pii": {"entities": ["REGEX:"]}})
+
+
 def test_the_default_policy_names_only_known_entity_types() -> None:
     assert set(DEFAULT_PII_ENTITIES) <= PII_ENTITY_TYPES
     assert GuardrailPolicy.model_validate(GuardrailPolicy().model_dump(mode="json")) == GuardrailPolicy()

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from llmops.domain.answering import I_DONT_KNOW
 from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound
 from llmops.domain.prompts import DEFAULT_REFUSAL, ModelParameters, PromptCatalog, PromptSpec
-from tests.fakes import FakePromptStore
+from tests.fakes import FakePromptStore, stored_by_an_earlier_release
 
 
 def _spec(**overrides: Any) -> PromptSpec:
@@ -115,6 +115,26 @@ def test_versions_cannot_be_overwritten_in_the_store(catalog: PromptCatalog, sto
         store.put_version(forged)
 
     assert catalog.get("ticket-summary", 1).user_template == "Ticket:\n{ticket}"
+
+
+# An earlier release accepted EMAIL (Comprehend's name) as a PII entity type; it matched no finding.
+_OLD_GUARDRAILS = {"pii": {"entities": ["EMAIL"]}}
+
+
+def test_given_a_stored_version_whose_guardrails_are_now_refused_then_the_catalog_still_reads_it_and_moves_off_it(
+    catalog: PromptCatalog, store: FakePromptStore
+) -> None:
+    store.put_version(stored_by_an_earlier_release(_spec(), "ticket-summary", 1, guardrails=_OLD_GUARDRAILS))
+    catalog.set_alias("ticket-summary", "prod", 1)
+
+    with pytest.raises(ValidationError, match=r"did you mean 'EMAIL_ADDRESS'"):
+        _spec(guardrails=_OLD_GUARDRAILS)  # publishing it again is refused...
+    assert catalog.get("ticket-summary", "prod").guardrails == _OLD_GUARDRAILS  # ...reading is not
+    fixed = catalog.create_version("ticket-summary", _spec(guardrails={"pii": {"entities": ["EMAIL_ADDRESS"]}}))
+    catalog.set_alias("ticket-summary", "prod", fixed.version)
+
+    assert [v.version for v in catalog.list_versions("ticket-summary")] == [1, 2]
+    assert catalog.get("ticket-summary", "prod").version == 2
 
 
 def test_given_two_versions_when_prod_moves_forward_and_back_then_it_names_each_in_turn(
@@ -222,6 +242,20 @@ def test_when_rendering_with_missing_or_unknown_variables_then_the_error_lists_t
 def test_a_spec_is_checked_at_creation(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         _spec(**overrides)
+
+
+def test_an_empty_variable_name_is_refused_as_such_not_as_an_unused_variable() -> None:
+    # It used to be reported as "declared variables used by neither template: " followed by nothing.
+    with pytest.raises(ValidationError) as refused:
+        _spec(system_template="", user_template="Hello.", variables=[""])
+
+    assert [(error["loc"], error["msg"]) for error in refused.value.errors()] == [
+        (
+            ("variables", 0),
+            "Value error, variable names must be non-empty identifiers: a letter or _ first, then letters, "
+            "digits or _, at most 64 characters",
+        )
+    ]
 
 
 def test_literal_braces_are_written_doubled_and_are_not_variables(catalog: PromptCatalog) -> None:

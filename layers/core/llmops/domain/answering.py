@@ -20,6 +20,7 @@ from llmops.domain.prompts import (
     PromptVersion,
     RenderedPrompt,
     VersionRef,
+    guardrails_problem,
 )
 from llmops.domain.retrieval import Retriever
 from llmops.ports import Embedder, GenerationRequest, LanguageModel
@@ -329,6 +330,9 @@ def answer_prompt_problem(version: PromptVersion) -> str | None:
             f"{version.prompt_id} cannot answer questions: an answer prompt declares {{context}} and may declare "
             f"{{question}}, no other variable (it declares {', '.join(version.variables)})"
         )
+    guardrails = guardrails_problem(version.guardrails)
+    if guardrails:
+        return f"{version.prompt_id} cannot answer questions: its {guardrails}; publish a version that corrects them"
     return None
 
 

@@ -116,6 +116,24 @@ def _unknown_entities_message(names: Sequence[str]) -> str:
     return f"{', '.join(described)}; accepted: {', '.join(sorted(PII_ENTITY_TYPES))}"
 
 
+# A Bedrock guardrail's own regular expressions (sensitive information filters) report findings under the names
+# their author gave them; the adapter reports them as REGEX:<name>, and a policy names them the same way, the name
+# as written in the guardrail (case kept).
+CUSTOM_REGEX_PREFIX = "REGEX:"
+
+
+def _entity_name(written: str) -> str:
+    """A policy's entity name as findings carry it: upper case, but a custom regex keeps its own name's case."""
+    name = written.strip()
+    if name.upper().startswith(CUSTOM_REGEX_PREFIX):
+        return CUSTOM_REGEX_PREFIX + name[len(CUSTOM_REGEX_PREFIX) :].strip()
+    return name.upper()
+
+
+def _known_entity(name: str) -> bool:
+    return name in PII_ENTITY_TYPES or name.startswith(CUSTOM_REGEX_PREFIX)
+
+
 # PERSON is left out on purpose: names in documents and questions are usually legitimate.
 DEFAULT_PII_ENTITIES: tuple[str, ...] = (
     "EMAIL_ADDRESS",
@@ -159,10 +177,10 @@ class PiiPolicy(CheckPolicy):
     @field_validator("entities")
     @classmethod
     def _entity_names(cls, entities: tuple[str, ...]) -> tuple[str, ...]:
-        names = [entity.strip().upper() for entity in entities]
-        if any(not name for name in names):
-            raise ValueError("entity types must not be empty")
-        unknown = [name for name in dict.fromkeys(names) if name not in PII_ENTITY_TYPES]
+        names = [_entity_name(entity) for entity in entities]
+        if any(not name or name == CUSTOM_REGEX_PREFIX for name in names):
+            raise ValueError(f"entity types must not be empty (a custom regex is named {CUSTOM_REGEX_PREFIX}<name>)")
+        unknown = [name for name in dict.fromkeys(names) if not _known_entity(name)]
         if unknown:
             raise ValueError(_unknown_entities_message(unknown))
         return tuple(dict.fromkeys(names))

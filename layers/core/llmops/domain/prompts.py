@@ -98,6 +98,17 @@ def placeholders(template: str, where: str = "template") -> list[str]:
     return found
 
 
+def guardrails_problem(overrides: Mapping[str, Any] | None) -> str | None:
+    """Why a prompt's guardrail overrides do not apply to the platform's policy, or None when they do."""
+    if overrides is None:
+        return None
+    try:
+        GuardrailPolicy().merged_with(overrides)
+    except ValidationError as invalid:
+        return f"guardrails do not apply: {describe_problems(invalid.errors(), whole='policy')}"
+    return None
+
+
 class PromptSpec(_Strict):
     """What an author writes: everything about a prompt version except its name, number, time and hash."""
 
@@ -116,12 +127,9 @@ class PromptSpec(_Strict):
     @classmethod
     def _guardrails_apply(cls, overrides: dict[str, Any] | None) -> dict[str, Any] | None:
         """Refused at publish time: a policy that does not apply would fail every answer made with the prompt."""
-        if overrides is not None:
-            try:
-                GuardrailPolicy().merged_with(overrides)
-            except ValidationError as invalid:
-                problems = describe_problems(invalid.errors(), whole="policy")
-                raise ValueError(f"guardrails do not apply: {problems}") from None
+        problem = guardrails_problem(overrides)
+        if problem:
+            raise ValueError(problem)
         return overrides
 
     @model_validator(mode="after")
@@ -169,13 +177,18 @@ class PromptVersion(PromptSpec):
     created_at: str
     content_hash: str = Field(description="PromptSpec.fingerprint() of this version's spec.")
 
+    @field_validator("guardrails")
+    @classmethod
+    def _guardrails_apply(cls, overrides: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A stored version reads as it was published, even where a later release refuses its guardrails (a PII
+        entity type it no longer accepts): the catalog can still list and show it and move aliases off it. It cannot
+        answer; `answer_prompt_problem` says why. Publishing checks the spec before a version is made."""
+        return overrides
+
     @property
     def prompt_id(self) -> str:
         """What an answer records: `name@version`."""
         return f"{self.name}@{self.version}"
-
-    def spec(self) -> PromptSpec:
-        return PromptSpec.model_validate(self.model_dump(include=set(PromptSpec.model_fields)))
 
     def render(self, variables: Mapping[str, str]) -> RenderedPrompt:
         """The templates with every declared variable filled in; missing or unknown variables are an error."""

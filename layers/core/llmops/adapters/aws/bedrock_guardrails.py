@@ -27,6 +27,7 @@ from botocore.model import OperationNotFoundError
 
 from llmops.adapters.aws.pii_entity_types import platform_entity_type
 from llmops.domain.errors import GuardrailUnavailable
+from llmops.domain.guardrails import CUSTOM_REGEX_PREFIX
 from llmops.ports import PiiSpan, ToxicityScore
 
 if TYPE_CHECKING:
@@ -107,7 +108,9 @@ class BedrockGuardrails:
             findings = [
                 (platform_entity_type(str(e.get("type"))), e.get("match")) for e in sensitive.get("piiEntities", [])
             ]
-            findings += [(str(r.get("name") or "CUSTOM_REGEX"), r.get("match")) for r in sensitive.get("regexes", [])]
+            findings += [
+                (f"{CUSTOM_REGEX_PREFIX}{r.get('name')}", r.get("match")) for r in sensitive.get("regexes", [])
+            ]
             for entity_type, match in findings:
                 if not match:
                     continue
