@@ -5,7 +5,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,7 +15,7 @@ from llmops.domain.documents import MAX_PAGE_SIZE, DocumentCatalog
 from llmops.domain.errors import DocumentNotFound, InvalidCursor, NothingToRollBack, ReindexInProgress
 from llmops.domain.models import DocumentRecord, DocumentStatus, IndexState
 from llmops.domain.reindex import IndexAdmin
-from llmops.http_errors import error_response, word_invalid_requests
+from llmops.http_errors import body_or_defaults, error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
@@ -78,7 +78,7 @@ def get_document(document_id: str) -> DocumentRecord:
 
 @app.post("/documents/redrive")
 @tracer.capture_method
-def redrive(request: Annotated[RedriveRequest, Body()]) -> RedriveResponse:
+def redrive(request: Annotated[RedriveRequest, body_or_defaults(RedriveRequest)]) -> RedriveResponse:
     result = catalog().redrive(request.limit)
     logger.info("Re-drove dead-lettered documents", extra={"moved": result.moved, "remaining": result.remaining})
     return RedriveResponse(moved=result.moved, remaining=result.remaining)

@@ -27,7 +27,7 @@ from llmops.domain.prompts import (
     PromptVersion,
     RenderedPrompt,
 )
-from llmops.http_errors import error_response, word_invalid_requests
+from llmops.http_errors import body_or_defaults, error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
@@ -139,7 +139,7 @@ def move_alias(name: str, alias: str, request: Annotated[AliasRequest, Body()]) 
 
 @app.post("/prompts/<name>/render")
 @tracer.capture_method
-def render(name: str, request: Annotated[RenderRequest, Body()]) -> RenderedPrompt:
+def render(name: str, request: Annotated[RenderRequest, body_or_defaults(RenderRequest)]) -> RenderedPrompt:
     return catalog().render(name, request.ref, request.variables)
 
 

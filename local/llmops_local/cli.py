@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import requests
 import typer
@@ -45,6 +45,7 @@ DEMO_QUESTIONS = [
     "How do I make a Python script executable on Unix?",
     "What was the score of the 1998 football World Cup final?",
 ]
+ANSWER_TIMEOUT_S = 300
 
 
 class LogLevel(enum.StrEnum):
@@ -57,6 +58,13 @@ class LogLevel(enum.StrEnum):
 HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
 AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.", envvar="LLMOPS_AWS_PORT")]
 ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.", envvar="LLMOPS_API_PORT")]
+
+
+def _timed_out(message: str, error: Exception) -> NoReturn:
+    """End the command on a timeout with one line on stderr and exit status 1. A slow or stuck platform is not a
+    bug of the command: a traceback would only hide what timed out and what to do about it."""
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(1) from error
 
 
 def _quiet_libraries() -> None:
@@ -197,7 +205,14 @@ def _ask(endpoints: PlatformEndpoints, question: str, top_k: int | None = None) 
     body: dict[str, Any] = {"question": question}
     if top_k:
         body["top_k"] = top_k
-    response = requests.post(f"{endpoints.api_url}/query", json=body, timeout=300)
+    try:
+        response = requests.post(f"{endpoints.api_url}/query", json=body, timeout=ANSWER_TIMEOUT_S)
+    except requests.Timeout as error:
+        _timed_out(
+            f"Timed out after {ANSWER_TIMEOUT_S} s waiting for the answer to {question!r}: the model may be too slow "
+            "on this machine, or the platform stuck (see its log). Ask again with `llmops ask`.",
+            error,
+        )
     if response.status_code != 200:
         console.print(f"[red]{response.status_code}: {escape(response.text)}[/red]")
         raise typer.Exit(1)
@@ -367,12 +382,24 @@ def index_rollback(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: A
 
 
 @app.command()
-def demo(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: ApiPortOption = 3000) -> None:
+def demo(
+    home: HomeOption,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for indexing.")] = 900,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
     """Start the platform, ingest a small corpus (Python's FAQ), ask a few questions, show answers and sources."""
     _quiet_libraries()
     console.print(f"[bold]Ingesting the demo corpus[/bold] ({DEMO_CORPUS})")
     with platform_endpoints(home, aws_port, api_port) as endpoints:
-        uploads = _ingest(endpoints, files_to_upload([DEMO_CORPUS]).files, timeout=900)
+        try:
+            uploads = _ingest(endpoints, files_to_upload([DEMO_CORPUS]).files, timeout)
+        except NotSettledError as error:
+            _timed_out(
+                f"Timed out indexing the demo corpus ({error}). See each document's status with `llmops docs`, "
+                f"or wait longer with `llmops demo --timeout SECONDS` (it was {timeout:.0f}).",
+                error,
+            )
         if any(item.status != "indexed" for item in uploads):
             raise typer.Exit(1)
         console.print("[bold]Asking questions[/bold] (the first loads the local model, ~20 s)\n")

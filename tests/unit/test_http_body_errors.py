@@ -37,14 +37,16 @@ def documents_app(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, _Catalog
     return module, catalog
 
 
-def _event(path: str, body: str | bytes, content_type: str) -> dict[str, Any]:
-    # API Gateway passes a body that is not UTF-8 text base64-encoded: bytes stand for one here.
+def _event(path: str, body: str | bytes | None, content_type: str | None) -> dict[str, Any]:
+    # API Gateway passes a body that is not UTF-8 text base64-encoded: bytes stand for one here. None stands for
+    # what is left out of the request (curl -X POST without -d sends neither a body nor a content type).
+    headers = {"Content-Type": content_type} if content_type is not None else {}
     return {
         "resource": path,
         "path": path,
         "httpMethod": "POST",
-        "headers": {"Content-Type": content_type},
-        "multiValueHeaders": {"Content-Type": [content_type]},
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
         "pathParameters": None,
@@ -141,3 +143,38 @@ def test_a_json_media_type_in_upper_case_is_named_as_sent(documents_app: tuple[M
     assert "(got 'APPLICATION/JSON')" in answer["message"]
     assert "must be written in lower case" in answer["message"]
     assert catalog.redriven == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(None, None), (None, "application/json"), ("", "application/json"), ("{}", "application/json")],
+    ids=["no-body-no-content-type", "no-body", "empty-body", "empty-object"],
+)
+def test_a_route_whose_fields_all_have_defaults_takes_an_absent_or_empty_body_as_all_defaults(
+    documents_app: tuple[ModuleType, _Catalog], body: str | None, content_type: str | None
+) -> None:
+    module, catalog = documents_app
+
+    status, answer = _call(module, _event("/documents/redrive", body, content_type))
+
+    assert status == 200, answer
+    assert catalog.redriven == [100]
+
+
+@pytest.mark.parametrize("body", ["limit=5", " ", "[]"])
+def test_a_body_that_is_there_but_not_a_json_object_is_still_refused(
+    documents_app: tuple[ModuleType, _Catalog], body: str
+) -> None:
+    module, catalog = documents_app
+
+    status, answer = _call(module, _event("/documents/redrive", body, "application/json"))
+
+    assert status == 422, answer
+    assert catalog.redriven == []
+
+
+def test_a_route_whose_body_has_a_required_field_still_needs_the_body() -> None:
+    status, answer = _call(load_handler_module("query"), _event("/query", None, None))
+
+    assert status == 422
+    assert answer["message"] == "body: Field required"

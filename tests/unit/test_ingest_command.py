@@ -1,4 +1,5 @@
-"""`llmops ingest`: which files go to which key, and how a clash or a slow index ends, without a platform."""
+"""`llmops ingest`: which files go to which key, and how a clash or a slow index ends, without a platform; and how
+`llmops demo`, which ingests its corpus the same way, ends when the waiting times out."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -22,6 +24,7 @@ class _FakePlatform:
     def __init__(self) -> None:
         self.buckets = {"DocumentsBucket": "documents-bucket"}
         self.tables = {"DocumentsTable": "documents-table"}
+        self.api_url = "http://api.invalid"  # only `demo` asks the API, and its tests answer for it
         self.reached = 0
         self.uploaded: dict[str, list[bytes]] = {}  # key: the body of each version, oldest first
         self.settles_as = "indexed"
@@ -150,3 +153,36 @@ def test_given_a_folder_then_hidden_files_and_folders_under_it_are_skipped_and_c
         "documents/sub/page.md",
     ]
     assert "Skipped 4 hidden file(s)" in result.output
+
+
+def test_given_the_demo_corpus_still_indexing_at_the_timeout_then_demo_ends_with_one_line_on_stderr(
+    platform: _FakePlatform, tmp_path: Path
+) -> None:
+    platform.settles_as = "processing"
+
+    result = CliRunner().invoke(cli.app, ["demo", "--home", str(tmp_path), "--timeout", "0"])
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # not the TimeoutError
+    assert result.stderr.splitlines() == [
+        "Timed out indexing the demo corpus (documents not settled after 0 s: documents/design.html (processing), "
+        "documents/general.html (processing), documents/library.html (processing), documents/windows.html "
+        "(processing)). See each document's status with `llmops docs`, or wait longer with "
+        "`llmops demo --timeout SECONDS` (it was 0)."
+    ]
+
+
+def test_given_an_answer_that_times_out_then_demo_ends_with_one_line_on_stderr(
+    platform: _FakePlatform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_answer(*_: Any, **__: Any) -> None:
+        raise requests.ReadTimeout("Read timed out. (read timeout=300)")
+
+    monkeypatch.setattr(cli.requests, "post", no_answer)
+
+    result = CliRunner().invoke(cli.app, ["demo", "--home", str(tmp_path)])
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # not the ReadTimeout
+    assert result.stderr.splitlines() == [
+        "Timed out after 300 s waiting for the answer to 'What is Python?': the model may be too slow on this "
+        "machine, or the platform stuck (see its log). Ask again with `llmops ask`."
+    ]

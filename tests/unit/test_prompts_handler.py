@@ -105,3 +105,28 @@ def test_posting_a_prompt_with_an_unknown_pii_entity_type_answers_422_and_a_know
     assert misspelt[0] == 422
     assert "unknown PII entity type 'EMAIL' (did you mean 'EMAIL_ADDRESS'?)" in misspelt[1]["message"]
     assert spelt[0] == 201
+
+
+def test_rendering_without_a_body_renders_the_latest_version_with_no_variables(prompts_app: ModuleType) -> None:
+    # Every field of the render request has a default: no body means all of them, as `{}` does.
+    _call(prompts_app, "POST", "/prompts", {"name": "greeting", "author": "ana", "user_template": "Hello."})
+
+    status, rendered = _call(prompts_app, "POST", "/prompts/greeting/render")
+
+    assert status == 200, rendered
+    assert rendered["user"] == "Hello." and rendered["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["", "team name", "1st", "x" * 65], ids=["empty", "with-a-space", "digit-first", "65-characters"]
+)
+def test_a_variable_name_that_is_not_an_identifier_is_422_saying_what_a_name_may_be(
+    prompts_app: ModuleType, name: str
+) -> None:
+    status, body = _call(prompts_app, "POST", "/prompts", {**BODY, "variables": ["team", "ticket", name]})
+
+    assert status == 422
+    assert body["message"] == (
+        "body.variables.2: variable names must be non-empty identifiers: a letter or _ first, then letters, digits "
+        "or _, at most 64 characters"
+    )

@@ -1,4 +1,5 @@
-"""Error responses shared by the API functions, so that every route words its client errors the same way."""
+"""Error responses shared by the API functions, so that every route words its client errors the same way, and
+the request bodies that must not be errors at all."""
 
 from typing import Any
 
@@ -8,6 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel
 
 from llmops.domain.errors import describe_problems, plain_message
 
@@ -20,6 +23,16 @@ def error_response(status: int, error: Exception | str, **extra: Any) -> Respons
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": str(error), **extra}
     )
+
+
+def body_or_defaults(model: type[BaseModel]) -> Body:
+    """The body of a route whose request fields all have defaults: no body, or an empty one, means all of them, as
+    `{}` does (`curl -X POST` without -d). Powertools reads an absent or empty JSON body as None, and without a
+    default on the parameter answers 422 "Field required". A body that is there but not JSON is still refused.
+
+    Use: `request: Annotated[Model, body_or_defaults(Model)]`."""
+    model()  # a model with a required field fails here, on import, not on the first request without a body
+    return Body(default_factory=model)
 
 
 def _media_type(content_type: str) -> str:

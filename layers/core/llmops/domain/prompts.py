@@ -16,9 +16,17 @@ import string
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from llmops.domain.errors import (
     InvalidPrompt,
@@ -98,6 +106,20 @@ def placeholders(template: str, where: str = "template") -> list[str]:
     return found
 
 
+def _variable_name(name: str) -> str:
+    # Checked on its own, before the templates: an empty or malformed name can never match a placeholder, and the
+    # check that declared variables are used would name it as unused ("used by neither template: " and nothing).
+    if not _VARIABLE.fullmatch(name):
+        raise ValueError(
+            "variable names must be non-empty identifiers: a letter or _ first, then letters, digits or _, "
+            "at most 64 characters"
+        )
+    return name
+
+
+VariableName = Annotated[str, AfterValidator(_variable_name)]
+
+
 def guardrails_problem(overrides: Mapping[str, Any] | None) -> str | None:
     """Why a prompt's guardrail overrides do not apply to the platform's policy, or None when they do."""
     if overrides is None:
@@ -116,7 +138,9 @@ class PromptSpec(_Strict):
     author: str = Field(min_length=1, max_length=256)
     system_template: str = Field(default="", max_length=MAX_TEMPLATE_CHARS)
     user_template: str = Field(min_length=1, max_length=MAX_TEMPLATE_CHARS)
-    variables: tuple[str, ...] = Field(default=(), description="Every placeholder the templates use, and no other.")
+    variables: tuple[VariableName, ...] = Field(
+        default=(), description="Every placeholder the templates use, and no other."
+    )
     parameters: ModelParameters = Field(default_factory=ModelParameters)
     refusal: str = Field(default=DEFAULT_REFUSAL, min_length=1, max_length=2000)
     guardrails: dict[str, Any] | None = Field(
