@@ -8,11 +8,10 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import requests
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -32,9 +31,9 @@ from llmops_local.documents import (
 from llmops_local.eval_commands import eval_app
 from llmops_local.platform import LocalPlatform, PlatformConfig, PlatformError, find_project_root
 from llmops_local.prompt_commands import prompts_app
+from llmops_local.terminal import console, fail
 
 app = typer.Typer(help="The LLMOps platform, locally: no AWS account, no Docker.", no_args_is_help=True)
-console = Console()
 
 DEMO_CORPUS = Path(__file__).parent / "demo_corpus"
 DEMO_QUESTIONS = [
@@ -58,13 +57,6 @@ class LogLevel(enum.StrEnum):
 HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
 AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.", envvar="LLMOPS_AWS_PORT")]
 ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.", envvar="LLMOPS_API_PORT")]
-
-
-def _timed_out(message: str, error: Exception) -> NoReturn:
-    """End the command on a timeout with one line on stderr and exit status 1. A slow or stuck platform is not a
-    bug of the command: a traceback would only hide what timed out and what to do about it."""
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    raise typer.Exit(1) from error
 
 
 def _quiet_libraries() -> None:
@@ -98,8 +90,7 @@ def up(
     try:
         platform.start()
     except PlatformError as error:
-        console.print(f"[red]{escape(str(error))}[/red]")
-        raise typer.Exit(1) from error
+        fail(str(error), error)
     assert platform.deployment is not None
     deployment = platform.deployment
     console.print("[bold green]LLMOps platform running locally[/bold green]")
@@ -187,16 +178,14 @@ def ingest(
         # Chosen before the platform is reached, or started: a clash is refused at once, with nothing uploaded.
         selection = files_to_upload(paths)
     except KeyClashError as error:
-        console.print(f"[red]{escape(str(error))}[/red]")
-        raise typer.Exit(1) from error
+        fail(str(error), error)
     if selection.hidden_skipped:
         console.print(f"Skipped {selection.hidden_skipped} hidden file(s): a name in their path starts with '.'")
     try:
         with platform_endpoints(home, aws_port, api_port) as endpoints:
             uploads = _ingest(endpoints, selection.files, timeout)
     except NotSettledError as error:  # slow or stuck indexing is not a bug of this command: no traceback
-        console.print(f"[red]{escape(str(error))}[/red]")
-        raise typer.Exit(1) from error
+        fail(str(error), error)
     if any(item.status == "failed" for item in uploads):
         raise typer.Exit(1)
 
@@ -208,14 +197,13 @@ def _ask(endpoints: PlatformEndpoints, question: str, top_k: int | None = None) 
     try:
         response = requests.post(f"{endpoints.api_url}/query", json=body, timeout=ANSWER_TIMEOUT_S)
     except requests.Timeout as error:
-        _timed_out(
+        fail(
             f"Timed out after {ANSWER_TIMEOUT_S} s waiting for the answer to {question!r}: the model may be too slow "
             "on this machine, or the platform stuck (see its log). Ask again with `llmops ask`.",
             error,
         )
     if response.status_code != 200:
-        console.print(f"[red]{response.status_code}: {escape(response.text)}[/red]")
-        raise typer.Exit(1)
+        fail(f"{response.status_code}: {response.text}")
     return dict(response.json())
 
 
@@ -308,10 +296,7 @@ def backfill(
     with platform_endpoints(home, aws_port, api_port) as endpoints:
         description = run_backfill(endpoints, prefix)
     if description["status"] != "SUCCEEDED":
-        console.print(
-            f"[red]backfill {description['status']}: {description.get('error')} {description.get('cause')}[/red]"
-        )
-        raise typer.Exit(1)
+        fail(f"backfill {description['status']}: {description.get('error')} {description.get('cause')}")
     console.print(f"Queued every object under {prefix} for ingestion; follow them with `llmops docs`.")
 
 
@@ -321,11 +306,18 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(eval_app, name="eval")
 
 
+def _message_of(response: requests.Response) -> str:
+    """An API error's message; the body as sent where it is not the API's JSON (a proxy's page, a crash)."""
+    try:
+        return str(response.json().get("message", response.text))
+    except (ValueError, AttributeError):
+        return response.text
+
+
 def _api(endpoints: PlatformEndpoints, method: str, path: str) -> dict[str, Any]:
     response = requests.request(method, f"{endpoints.api_url}{path}", timeout=120)
     if response.status_code >= 400:
-        console.print(f"[red]{response.status_code}: {escape(response.json().get('message', response.text))}[/red]")
-        raise typer.Exit(1)
+        fail(f"{response.status_code}: {_message_of(response)}")
     return dict(response.json())
 
 
@@ -369,8 +361,7 @@ def index_rebuild(
                 time.sleep(1)
         _print_index(status)
         if status["active"] != started["target"]:
-            console.print("[red]The re-index did not switch: readers stay on the old index.[/red]")
-            raise typer.Exit(1)
+            fail("The re-index did not switch: readers stay on the old index.")
 
 
 @index_app.command("rollback")
@@ -395,7 +386,7 @@ def demo(
         try:
             uploads = _ingest(endpoints, files_to_upload([DEMO_CORPUS]).files, timeout)
         except NotSettledError as error:
-            _timed_out(
+            fail(
                 f"Timed out indexing the demo corpus ({error}). See each document's status with `llmops docs`, "
                 f"or wait longer with `llmops demo --timeout SECONDS` (it was {timeout:.0f}).",
                 error,

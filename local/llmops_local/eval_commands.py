@@ -11,17 +11,16 @@ from typing import Annotated, Any
 
 import requests
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
+from llmops_local.terminal import console, fail
 
 eval_app = typer.Typer(help="Evaluation: datasets, runs over candidates, comparison reports.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Evaluation datasets (versioned JSON Lines).", no_args_is_help=True)
 eval_app.add_typer(dataset_app, name="dataset")
-console = Console()
 
 DEMO_DATASETS = Path(__file__).parent / "demo_datasets"
 HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
@@ -44,11 +43,6 @@ def api(endpoints: PlatformEndpoints, method: str, path: str, body: Any = None, 
         problems = "".join(f"\n  line {p['line']}: {p['message']}" for p in payload.get("problems", []))
         raise EvalApiError(f"{response.status_code}: {payload.get('message', response.text)}{problems}")
     return response
-
-
-def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[red]{escape(str(error))}[/red]")
-    return typer.Exit(1)
 
 
 def parse_candidate(text: str) -> dict[str, Any]:
@@ -140,7 +134,7 @@ def dataset_upload(
         try:
             uploaded = upload_dataset(endpoints, file, name, description)
         except EvalApiError as error:
-            raise _fail(error) from error
+            fail(str(error), error)
     dataset = uploaded["dataset"]
     change = "new version" if uploaded["created"] else "unchanged (same rows as the latest version)"
     console.print(f"{dataset['name']}@{dataset['version']}: {dataset['row_count']} rows, {change}")
@@ -205,10 +199,9 @@ def run(
                 return
             finished = wait_for_run(endpoints, started["run_id"], timeout)
         except EvalApiError as error:
-            raise _fail(error) from error
+            fail(str(error), error)
     if finished["status"] != "succeeded":
-        console.print(f"[red]evaluation {finished['status']}: {escape(str(finished.get('error')))}[/red]")
-        raise typer.Exit(1)
+        fail(f"evaluation {finished['status']}: {finished.get('error')}")
     print_report(finished["report"])
 
 
@@ -226,7 +219,7 @@ def show(
             found = api(endpoints, "GET", f"/evaluations/{run_id}").json()
             items = api(endpoints, "GET", f"/evaluations/{run_id}/results").json()["results"] if results else []
         except EvalApiError as error:
-            raise _fail(error) from error
+            fail(str(error), error)
     dataset = found["dataset"]
     console.print(
         f"[bold]{found['run_id']}[/bold] {found['status']} · dataset {dataset['name']}@{dataset['version']} · "
@@ -294,7 +287,7 @@ def compare(
             report = api(endpoints, "GET", f"/evaluations/{run_id}/report", **params).json()
             page = api(endpoints, "GET", f"/evaluations/{run_id}/report", format="html", **params).text if html else ""
         except EvalApiError as error:
-            raise _fail(error) from error
+            fail(str(error), error)
     print_report(report)
     if json_out:
         json_out.write_text(json.dumps(report, indent=2))

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -18,11 +16,11 @@ from llmops.domain.prompts import SyncOutcome
 from llmops.settings import Settings
 from llmops_local.connection import default_home, platform_endpoints
 from llmops_local.prompts import PromptApiError, api_call, sync_through_api
+from llmops_local.terminal import console, fail
 
 prompts_app = typer.Typer(
     help="The prompt catalog: versions, aliases, dry runs; prompts/*.yaml synced into it.", no_args_is_help=True
 )
-console = Console()
 
 HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
 AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.", envvar="LLMOPS_AWS_PORT")]
@@ -34,8 +32,7 @@ def _call(home: Path, aws_port: int, api_port: int, method: str, path: str, body
         try:
             return dict(api_call(endpoints.api_url, method, path, body).json())
         except PromptApiError as error:
-            console.print(f"[red]{escape(str(error))}[/red]")
-            raise typer.Exit(1) from error
+            fail(str(error), error)
 
 
 def _stack_output(stack: str, key: str, region: str | None) -> str:
@@ -176,8 +173,7 @@ def sync(
             with platform_endpoints(home, aws_port, api_port) as endpoints:
                 outcomes = sync_through_api(endpoints.api_url, directory, alias, only_where_missing=if_missing)
     except (PromptFileError, PromptApiError, DomainError) as error:
-        console.print(f"[red]{escape(str(error))}[/red]")
-        raise typer.Exit(1) from error
+        fail(str(error), error)
     _print_outcomes(outcomes)
 
 

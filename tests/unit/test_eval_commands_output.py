@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import typer
 from rich.console import Console
 
-from llmops_local import eval_commands
+from llmops_local import eval_commands, terminal
 
 MARKUP_LIKE_ERROR = "dataset row 3: input '[INST] hi [/INST]' [type=value_error]"
 
@@ -65,14 +66,15 @@ def test_a_comparison_has_a_column_per_candidate_best_first_and_a_row_per_figure
     assert "note: the judge's reply could not be parsed for 2 item(s) [sic]" in captured.get()
 
 
-def test_an_evaluation_error_quoting_brackets_is_printed_as_written(
-    console: Console,
+def test_an_error_quoting_brackets_ends_the_command_as_written_on_one_stderr_line(
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with console.capture() as captured:
-        exit_ = eval_commands._fail(eval_commands.EvalApiError(MARKUP_LIKE_ERROR))
+    message = MARKUP_LIKE_ERROR + " and on, long enough to wrap at 80 columns" * 3
+    with pytest.raises(typer.Exit) as exited:
+        terminal.fail(message)
 
-    assert exit_.exit_code == 1
-    assert captured.get().strip() == MARKUP_LIKE_ERROR
+    assert exited.value.exit_code == 1
+    assert capsys.readouterr() == ("", message + "\n")
 
 
 EVERY_METRIC = (

@@ -129,7 +129,7 @@ MARKUP_LIKE_ERROR = "user_template: unknown placeholder in '[INST] {question} [/
 
 
 def test_an_api_error_quoting_brackets_is_printed_as_written_and_exits_1(
-    console: Console, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     @contextmanager
     def endpoints(*_: Any) -> Iterator[SimpleNamespace]:
@@ -141,8 +141,8 @@ def test_an_api_error_quoting_brackets_is_printed_as_written_and_exits_1(
     monkeypatch.setattr(prompt_commands, "platform_endpoints", endpoints)
     monkeypatch.setattr(prompt_commands, "api_call", refuse)
 
-    with console.capture() as captured, pytest.raises(typer.Exit) as exited:
+    with pytest.raises(typer.Exit) as exited:
         prompt_commands._call(Path("home"), 4566, 3000, "POST", "/prompts", {})
 
     assert exited.value.exit_code == 1
-    assert captured.get().split() == f"422: {MARKUP_LIKE_ERROR}".split()  # wrapped at 80 columns
+    assert capsys.readouterr().err == f"422: {MARKUP_LIKE_ERROR}\n"
