@@ -1,7 +1,10 @@
 """Where moto 5.2 differs from AWS in ways the platform depends on, mended in-process.
 
-- S3: deleting an object of a versioned bucket (a delete marker) sends no notification in moto; AWS sends an
-  "Object Deleted" event (deletion-type "Delete Marker Created"), which is how deletions reach the index.
+- S3: AWS sends one "Object Deleted" event for each DeleteObject that changes a bucket, and deletions reach the
+  index only that way. moto sends none when it creates a delete marker, and for a versioned bucket only when the
+  key's last version goes; its events lack `deletion-type` and describe the object as if it had been created (size,
+  ETag, version). Local mode sends AWS's event itself: the delete marker it created, by the marker's version id, or
+  what it removed for good, by the removed version's id.
 - S3: moto stamps every EventBridge event with the same constant `sequencer`; AWS gives each change to a key a
   greater one than the change before, which is how ingestion orders events that arrive out of order.
 - Lambda: moto runs function code in Docker; local mode dispatches invocations (from Step Functions tasks or
@@ -19,6 +22,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 Dispatcher = Callable[[str, Any], Any]
@@ -43,50 +47,92 @@ def apply() -> None:
     with _lock:
         if _applied:
             return
-        _patch_delete_marker_events()
-        _patch_event_sequencers()
+        _patch_deletion_events()
+        _patch_event_bridge_events()
         _patch_lambda_invocation()
         make_dynamodb_requests_atomic()
         _applied = True
 
 
-def _patch_delete_marker_events() -> None:
+_DELETE_MARKER_CREATED = "Delete Marker Created"
+_PERMANENTLY_DELETED = "Permanently Deleted"
+# The MD5 of no bytes. A delete marker has no content, and AWS's event for one carries this ETag.
+_EMPTY_ETAG = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+@dataclass(frozen=True)
+class _Deletion:
+    """What one DeleteObject did, told as AWS's "Object Deleted" event tells it
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html): either it created a delete marker,
+    named by the marker's own version id, or it removed something for good. That is one version, or one delete
+    marker, of a versioned bucket, named by its version id, or an unversioned bucket's object, which has none. A
+    deletion event carries no size. AWS's example gives a delete marker's the ETag of no bytes; events recorded from
+    AWS for permanent deletions carry no ETag.
+
+    moto's notification code is handed this in place of an object: its builders read `name`, `size`, `etag` and
+    `version_id`. The EventBridge event they build takes its deletion fields from `detail_fields` before it is sent.
+    """
+
+    name: str
+    deletion_type: str
+    version_id: str | None = None
+    etag: str = ""
+    size: int = 0
+
+    def detail_fields(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"key": self.name}
+        if self.etag:
+            described["etag"] = self.etag
+        if self.version_id is not None:
+            described["version-id"] = self.version_id
+        return {"object": described, "reason": "DeleteObject", "deletion-type": self.deletion_type}
+
+
+def _patch_deletion_events() -> None:
     from moto.s3 import notifications
-    from moto.s3.models import FakeKey, S3Backend
+    from moto.s3.models import S3Backend
 
-    original = S3Backend._set_delete_marker
-
-    def set_delete_marker_and_notify(self: S3Backend, bucket_name: str, key_name: str) -> Any:
-        bucket = self.get_bucket(bucket_name)
-        deleted_key = bucket.keys[key_name]
-        marker = original(self, bucket_name, key_name)
-        notifications.send_event(
-            self.account_id,
-            notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
-            bucket,
-            deleted_key,
-        )
-        return marker
-
-    S3Backend._set_delete_marker = set_delete_marker_and_notify  # type: ignore[method-assign]
-
-    # Deleting one version of a versioned bucket's object (DeleteObject with a VersionId) is "Object Deleted" on
-    # AWS too; moto sends nothing, and the ingest function never heard that another version became current.
+    removed = notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_EVENT
+    marker_created = notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT
+    send_event = notifications.send_event
     delete_object = S3Backend.delete_object
+    in_delete_object = threading.local()
+
+    def send_event_but_moto_deletions(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        # moto's own notice of a DeleteObject (only for an unversioned object or a key's last version, and shaped
+        # as a created object's) is held back: delete_object_and_notify sends AWS's event for every deletion.
+        if event_name == removed and getattr(in_delete_object, "active", False):
+            return
+        send_event(account_id, event_name, bucket, key)
 
     def delete_object_and_notify(
         self: S3Backend, bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False
-    ) -> Any:
+    ) -> tuple[bool, dict[str, Any]]:
         bucket = self.get_bucket(bucket_name)
-        versions = bucket.keys.getlist(key_name, []) if bucket.is_versioned and version_id is not None else []
-        deleted = next((v for v in versions if isinstance(v, FakeKey) and str(v.version_id) == str(version_id)), None)
-        result = delete_object(self, bucket_name, key_name, version_id, bypass)
-        if deleted is not None:
-            notifications.send_event(
-                self.account_id, notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_EVENT, bucket, deleted
-            )
-        return result
+        versioned = bucket.is_versioned
+        # moto answers success for a version id the key does not have, where nothing changes and AWS tells nothing.
+        had_version = version_id is not None and any(
+            str(version.version_id) == str(version_id) for version in bucket.keys.getlist(key_name, [])
+        )
+        in_delete_object.active = True
+        try:
+            deleted, response = delete_object(self, bucket_name, key_name, version_id, bypass)
+        finally:
+            in_delete_object.active = False
+        deletion: _Deletion | None = None
+        if deleted and not versioned:
+            deletion = _Deletion(key_name, _PERMANENTLY_DELETED)
+        elif deleted and version_id is None:
+            marker = str(response["version-id"])
+            deletion = _Deletion(key_name, _DELETE_MARKER_CREATED, version_id=marker, etag=_EMPTY_ETAG)
+        elif deleted and had_version:
+            deletion = _Deletion(key_name, _PERMANENTLY_DELETED, version_id=str(version_id))
+        if deletion is not None:
+            event_name = marker_created if deletion.deletion_type == _DELETE_MARKER_CREATED else removed
+            send_event(self.account_id, event_name, bucket, deletion)
+        return deleted, response
 
+    notifications.send_event = send_event_but_moto_deletions
     S3Backend.delete_object = delete_object_and_notify  # type: ignore[method-assign]
 
 
@@ -105,27 +151,32 @@ def next_sequencer() -> str:
         return f"{_last_sequencer:016X}"
 
 
-def _patch_event_sequencers() -> None:
+def _patch_event_bridge_events() -> None:
     from moto.events.models import Rule
     from moto.s3 import notifications
 
     # moto builds the event inside _send_event_bridge_message and hands it to each rule's send_to_targets, all in
-    # the thread of the S3 request: the first patch picks the change's sequencer, the second stamps it.
-    stamping = threading.local()
+    # the thread of the S3 request: the first patch notes the change (its sequencer, and what it announces), the
+    # second writes them into the event.
+    sending = threading.local()
     send_event_bridge_message = notifications._send_event_bridge_message
     send_to_targets = Rule.send_to_targets
 
     def send_with_a_fresh_sequencer(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
-        stamping.sequencer = next_sequencer()
+        sending.change = (next_sequencer(), key)
         try:
             send_event_bridge_message(account_id, bucket, event_name, key)
         finally:
-            stamping.sequencer = None
+            sending.change = None
 
     def stamp_and_send(self: Rule, original_event: Any, transform_input: bool = True) -> None:
-        sequencer = getattr(stamping, "sequencer", None)
-        if sequencer is not None and original_event.get("source") == "aws.s3":
-            original_event["detail"]["object"]["sequencer"] = sequencer
+        change = getattr(sending, "change", None)
+        if change is not None and original_event.get("source") == "aws.s3":
+            sequencer, subject = change
+            detail = original_event["detail"]
+            if isinstance(subject, _Deletion):
+                detail.update(subject.detail_fields())
+            detail["object"]["sequencer"] = sequencer
         send_to_targets(self, original_event, transform_input)
 
     notifications._send_event_bridge_message = send_with_a_fresh_sequencer

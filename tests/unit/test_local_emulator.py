@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from llmops_local import emulator_patches
 from llmops_local.emulator_patches import make_dynamodb_requests_atomic
+
+KEY = "documents/notes.txt"
+# The ETag of zero bytes: what AWS reports for a delete marker, which has no content
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html, "Object deleted (using DeleteObject)").
+EMPTY_ETAG = "d41d8cd98f00b204e9800998ecf8427e"
 
 
 def test_given_two_concurrent_dynamodb_writes_then_the_emulator_runs_them_one_after_the_other(
@@ -73,3 +81,115 @@ def test_given_two_concurrent_dynamodb_writes_then_the_emulator_runs_them_one_af
 
     assert most_inside == 1
     assert len(failures) == 1  # the conditional write that came second saw the first one's item
+
+
+S3Events = tuple[Any, Callable[[], list[dict[str, Any]]]]
+
+
+@pytest.fixture
+def deletion_events() -> Iterator[S3Events]:
+    """moto with local mode's mends, a versioned bucket ("versioned") and an unversioned one ("unversioned") that send
+    their events to EventBridge, and a rule that copies every "Object Deleted" event to a queue. Yields the S3
+    client and a function returning the details of the events sent since it was last called, oldest first."""
+    emulator_patches.apply()
+    with mock_aws():
+        s3, sqs, events = (boto3.client(name, region_name="us-east-1") for name in ("s3", "sqs", "events"))
+        for bucket in ("versioned", "unversioned"):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+            )
+        s3.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
+        queue_url = sqs.create_queue(QueueName="deletions")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name="deletions", EventPattern=json.dumps({"source": ["aws.s3"], "detail-type": ["Object Deleted"]})
+        )
+        events.put_targets(Rule="deletions", Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+        def sent() -> list[dict[str, Any]]:
+            details = []
+            while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+                for message in messages:
+                    details.append(json.loads(message["Body"])["detail"])
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            # Sequencers grow with each change (see next_sequencer): they give the order the changes were made in.
+            return sorted(details, key=lambda detail: detail["object"]["sequencer"])
+
+        yield s3, sent
+
+
+def _described(detail: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any]]:
+    """What a deletion event says happened: its reason, deletion type and object, less the object's sequencer (there,
+    but read from the clock)."""
+    described = dict(detail["object"])
+    assert described.pop("sequencer")
+    return detail.get("reason"), detail.get("deletion-type"), described
+
+
+def test_given_a_versioned_bucket_when_an_object_is_deleted_without_a_version_then_the_event_names_the_delete_marker(
+    deletion_events: S3Events,
+) -> None:
+    s3, sent = deletion_events
+    s3.put_object(Bucket="versioned", Key=KEY, Body=b"first")
+    s3.put_object(Bucket="versioned", Key=KEY, Body=b"second")
+
+    deleted = s3.delete_object(Bucket="versioned", Key=KEY)
+
+    assert deleted["DeleteMarker"] is True
+    marker = {"key": KEY, "etag": EMPTY_ETAG, "version-id": deleted["VersionId"]}
+    assert [_described(detail) for detail in sent()] == [("DeleteObject", "Delete Marker Created", marker)]
+
+
+def test_given_a_versioned_bucket_when_versions_are_deleted_then_each_event_names_its_version_permanently_deleted(
+    deletion_events: S3Events,
+) -> None:
+    s3, sent = deletion_events
+    first = s3.put_object(Bucket="versioned", Key=KEY, Body=b"first")["VersionId"]
+    second = s3.put_object(Bucket="versioned", Key=KEY, Body=b"second")["VersionId"]
+
+    s3.delete_object(Bucket="versioned", Key=KEY, VersionId=first)
+    s3.delete_object(Bucket="versioned", Key=KEY, VersionId=second)  # the last one: the key is gone with it
+
+    assert [_described(detail) for detail in sent()] == [
+        ("DeleteObject", "Permanently Deleted", {"key": KEY, "version-id": first}),
+        ("DeleteObject", "Permanently Deleted", {"key": KEY, "version-id": second}),
+    ]
+
+
+def test_given_a_delete_marker_when_it_is_deleted_then_the_event_names_the_marker_permanently_deleted(
+    deletion_events: S3Events,
+) -> None:
+    # Deleting the marker makes the version beneath it current again: the ingest function has to hear of it.
+    s3, sent = deletion_events
+    s3.put_object(Bucket="versioned", Key=KEY, Body=b"first")
+    marker = s3.delete_object(Bucket="versioned", Key=KEY)["VersionId"]
+
+    s3.delete_object(Bucket="versioned", Key=KEY, VersionId=marker)
+
+    assert [_described(detail) for detail in sent()] == [
+        ("DeleteObject", "Delete Marker Created", {"key": KEY, "etag": EMPTY_ETAG, "version-id": marker}),
+        ("DeleteObject", "Permanently Deleted", {"key": KEY, "version-id": marker}),
+    ]
+
+
+def test_given_an_unversioned_bucket_when_an_object_is_deleted_then_the_event_names_no_version(
+    deletion_events: S3Events,
+) -> None:
+    s3, sent = deletion_events
+    s3.put_object(Bucket="unversioned", Key=KEY, Body=b"only")
+
+    s3.delete_object(Bucket="unversioned", Key=KEY)
+
+    assert [_described(detail) for detail in sent()] == [("DeleteObject", "Permanently Deleted", {"key": KEY})]
+
+
+def test_given_a_version_that_does_not_exist_when_it_is_deleted_then_no_event_is_sent(
+    deletion_events: S3Events,
+) -> None:
+    s3, sent = deletion_events
+    s3.put_object(Bucket="versioned", Key=KEY, Body=b"first")
+
+    s3.delete_object(Bucket="versioned", Key=KEY, VersionId="no-such-version")
+
+    assert sent() == []
