@@ -192,7 +192,7 @@ def ingest(
 
 def _ask(endpoints: PlatformEndpoints, question: str, top_k: int | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"question": question}
-    if top_k:
+    if top_k is not None:  # 0 too: the API refuses it, rather than the default k answering unasked
         body["top_k"] = top_k
     try:
         response = requests.post(f"{endpoints.api_url}/query", json=body, timeout=ANSWER_TIMEOUT_S)
@@ -203,7 +203,7 @@ def _ask(endpoints: PlatformEndpoints, question: str, top_k: int | None = None) 
             error,
         )
     if response.status_code != 200:
-        fail(f"{response.status_code}: {response.text}")
+        fail(f"{response.status_code}: {_message_of(response)}")
     return dict(response.json())
 
 
