@@ -119,7 +119,13 @@ def query(request: Annotated[QueryRequest, Body()]) -> Answer:
             request.prompt or settings().answer_prompt_name, request.prompt_version or settings().answer_prompt_ref
         )
     answer = answering_service().answer(
-        request.question, request.top_k, mode=request.mode, filters=request.filters, prompt=choice
+        request.question,
+        request.top_k,
+        mode=request.mode,
+        filters=request.filters,
+        prompt=choice,
+        # API Gateway's id of this request: its x-amzn-RequestId response header, and the logs' correlation id
+        request_id=app.current_event.request_context.request_id,
     )
     _count_guardrail_hits(answer.guardrails)
     metrics.add_metric(name="QueryLatency", unit=MetricUnit.Milliseconds, value=answer.latency_ms)

@@ -149,6 +149,8 @@ class LocalApiServer:
         headers = {k: v for k, v in (response.get("headers") or {}).items() if k.lower() != "content-length"}
         for name, values in (response.get("multiValueHeaders") or {}).items():
             headers[name] = ",".join(values)
+        # API Gateway names every answer's request, with the id its integration got in requestContext.
+        headers["x-amzn-RequestId"] = event["requestContext"]["requestId"]
         payload = response.get("body") or ""
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         return Response(data, status=int(response.get("statusCode", 200)), headers=headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -15,11 +16,12 @@ from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import ModelInvocationError, UnsupportedParameters
+from llmops.domain.guardrails import Guardrails
 from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.domain.models import DocumentStatus, ExtractedDocument, Section
 from llmops.domain.prompts import PromptCatalog
 from llmops.domain.retrieval import RetrievalSettings, Retriever
-from llmops.ports import Generation, GenerationRequest
+from llmops.ports import Generation, GenerationRequest, PiiSpan
 from llmops_local.functions import LocalLambdaContext
 from tests.fakes import (
     FakeDocumentRegistry,
@@ -228,7 +230,9 @@ def query_app() -> ModuleType:
     return load_handler_module("query")
 
 
-def _answering(embedder: OnnxMiniLmEmbedder, llm: FakeLanguageModel, prompts: bool = False) -> QuestionAnsweringService:
+def _answering(
+    embedder: OnnxMiniLmEmbedder, llm: FakeLanguageModel, prompts: bool = False, guardrails: Guardrails | None = None
+) -> QuestionAnsweringService:
     index = FakeVectorIndex()
     chunker = Chunker(embedder.tokenizer, 250, 0, embedder.model_id)
     text = "Python uses indentation for grouping of statements, which keeps programs readable."
@@ -246,7 +250,7 @@ def _answering(embedder: OnnxMiniLmEmbedder, llm: FakeLanguageModel, prompts: bo
     )
     retriever = Retriever(embedder, index, RetrievalSettings())
     catalog = PromptCatalog(FakePromptStore()) if prompts else None
-    return QuestionAnsweringService(embedder, retriever, llm, policy, prompts=catalog)
+    return QuestionAnsweringService(embedder, retriever, llm, policy, prompts=catalog, guardrails=guardrails)
 
 
 def test_query_handler_answers_the_sample_event_with_citations(
@@ -261,6 +265,43 @@ def test_query_handler_answers_the_sample_event_with_citations(
     body = json.loads(response["body"])
     assert body["grounded"] is True
     assert body["citations"][0]["source_key"] == "k"
+
+
+class _EveryAddressIsPii:
+    """A PII detector finding each e-mail address of the fake corpus's kind (name@example.com)."""
+
+    name = "fake"
+
+    def find_pii(self, text: str, entity_types: object) -> list[PiiSpan]:
+        return [PiiSpan("EMAIL_ADDRESS", m.start(), m.end(), 0.99) for m in re.finditer(r"\S+@example\.com", text)]
+
+
+class _RecordedEvents:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.published.append((detail_type, detail))
+
+    def publish_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        self.published.extend(events)
+
+
+def test_query_handler_names_the_api_request_in_every_guardrail_event(
+    query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _RecordedEvents()
+    guardrails = Guardrails(pii=_EveryAddressIsPii(), events=events)
+    llm = FakeLanguageModel(reply="Python uses indentation to group statements, keeping programs readable.")
+    monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, llm, guardrails=guardrails))
+    event = _event("query_post.json")
+    event["body"] = json.dumps({"question": "How does Python group statements? Reply to ana@example.com"})
+
+    response = query_app.lambda_handler(event, _context())
+
+    assert response["statusCode"] == 200
+    assert [detail["check"] for _, detail in events.published] == ["pii"]
+    assert {detail["request_id"] for _, detail in events.published} == {event["requestContext"]["requestId"]}
 
 
 def test_query_handler_rejects_invalid_bodies_with_422(query_app: ModuleType) -> None:

@@ -32,7 +32,8 @@ def lambda_handler(event, context):
     seen = {"length": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     with open(os.environ["CALLS_FILE"], "a") as calls:
         calls.write(json.dumps(seen) + "\\n")
-    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(seen)}
+    headers = {"Content-Type": "application/json", "X-Seen-Request-Id": event["requestContext"]["requestId"]}
+    return {"statusCode": 200, "headers": headers, "body": json.dumps(seen)}
 """
 
 # Long enough for a loopback transfer of a little over 10 MB; short enough that a server waiting for bytes that never
@@ -167,3 +168,17 @@ def test_given_a_declared_length_over_the_quota_then_413_comes_before_any_of_the
 
     assert (status, answer) == (413, TOO_LARGE)
     assert gateway.calls() == []
+
+
+def test_every_answer_names_its_request_with_the_id_the_function_got(gateway: Gateway) -> None:
+    # As API Gateway does: x-amzn-RequestId is requestContext.requestId, which guardrail events and logs carry.
+    ids = []
+    for _ in range(2):
+        connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=SOCKET_TIMEOUT_SECONDS)
+        connection.request("POST", "/echo", body=b"{}")
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        ids.append(response.getheader("x-amzn-RequestId"))
+        assert ids[-1] and ids[-1] == response.getheader("X-Seen-Request-Id")
+    assert ids[0] != ids[1]

@@ -142,7 +142,10 @@ class QuestionAnsweringService:
         mode: SearchMode | None = None,
         filters: SearchFilters | None = None,
         prompt: PromptChoice | None = None,
+        request_id: str | None = None,
     ) -> Answer:
+        """`request_id` (the API request's, where there is one) goes into every guardrail event and the answer, so
+        that a `Guardrail Triggered` event can be traced to the request that caused it."""
         started = time.perf_counter()
         chosen = self._prompt_for(prompt or self._default_prompt)
         template = chosen.render
@@ -153,7 +156,9 @@ class QuestionAnsweringService:
             raise InvalidQuestion(f"the question is longer than {MAX_QUESTION_CHARS} characters")
         hits: list[GuardrailHit] = []
         if self._guardrails is not None:
-            checked = self._guardrails.check_input(question, chosen.guardrails, prompt_id=chosen.prompt_id)
+            checked = self._guardrails.check_input(
+                question, chosen.guardrails, prompt_id=chosen.prompt_id, request_id=request_id
+            )
             hits.extend(checked.hits)
             if checked.blocked:
                 raise GuardrailBlocked(checked, hits)
@@ -195,7 +200,7 @@ class QuestionAnsweringService:
         answer_text = grounded.text
         citations = self._citations({s.passage_number for s in grounded.sentences}, passages)
         if self._guardrails is not None:
-            answer_text, citations = self._check_output(answer_text, citations, chosen, hits)
+            answer_text, citations = self._check_output(answer_text, citations, chosen, hits, request_id)
         # Cut only after the output checks saw the whole passage: a cut through an e-mail address hides it from them.
         citations = [c.model_copy(update={"excerpt": _excerpt(c.excerpt)}) for c in citations]
         return Answer(
@@ -219,17 +224,26 @@ class QuestionAnsweringService:
         return self._llm
 
     def _check_output(
-        self, text: str, citations: list[Citation], prompt: _ChosenPrompt, hits: list[GuardrailHit]
+        self,
+        text: str,
+        citations: list[Citation],
+        prompt: _ChosenPrompt,
+        hits: list[GuardrailHit],
+        request_id: str | None,
     ) -> tuple[str, list[Citation]]:
         """The answer and the excerpts it returns go through the output checks: personal data is redacted there too."""
         assert self._guardrails is not None
-        checked = self._guardrails.check_output(text, prompt.guardrails, prompt_id=prompt.prompt_id)
+        checked = self._guardrails.check_output(
+            text, prompt.guardrails, prompt_id=prompt.prompt_id, request_id=request_id
+        )
         hits.extend(checked.hits)
         if checked.blocked:
             raise GuardrailBlocked(checked, hits)
         safe_citations = []
         for citation in citations:
-            excerpt = self._guardrails.check_output(citation.excerpt, prompt.guardrails, prompt_id=prompt.prompt_id)
+            excerpt = self._guardrails.check_output(
+                citation.excerpt, prompt.guardrails, prompt_id=prompt.prompt_id, request_id=request_id
+            )
             hits.extend(excerpt.hits)
             if excerpt.blocked:
                 raise GuardrailBlocked(excerpt, hits)
