@@ -70,7 +70,7 @@ def object_change(record: SQSRecord) -> ObjectChange:
         change="deleted" if event.detail_type == "Object Deleted" else "created",
         bucket=event.detail.bucket.name,
         key=obj.key,
-        # Unversioned buckets report the version as "null".
+        # An unversioned object has no version-id in its event; S3 calls it "null" elsewhere (HEAD, listings).
         version_id=obj.version_id if obj.version_id not in (None, "", "null") else None,
         etag=obj.etag.strip('"') or None,
         size=int(obj.size) if obj.size is not None else None,

@@ -5,6 +5,9 @@
   key's last version goes; its events lack `deletion-type` and describe the object as if it had been created (size,
   ETag, version). Local mode sends AWS's event itself: the delete marker it created, by the marker's version id, or
   what it removed for good, by the removed version's id.
+- S3: moto's "Object Created" event says `eTag` where AWS says `etag` (the ingest function would see no ETag),
+  gives the event's category as its `reason` where AWS gives the API call (PutObject), and writes version "null"
+  in an unversioned bucket, where AWS writes no `version-id`.
 - S3: moto stamps every EventBridge event with the same constant `sequencer`; AWS gives each change to a key a
   greater one than the change before, which is how ingestion orders events that arrive out of order.
 - Lambda: moto runs function code in Docker; local mode dispatches invocations (from Step Functions tasks or
@@ -163,7 +166,7 @@ def _patch_event_bridge_events() -> None:
     send_to_targets = Rule.send_to_targets
 
     def send_with_a_fresh_sequencer(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
-        sending.change = (next_sequencer(), key)
+        sending.change = (next_sequencer(), key, event_name)
         try:
             send_event_bridge_message(account_id, bucket, event_name, key)
         finally:
@@ -172,15 +175,37 @@ def _patch_event_bridge_events() -> None:
     def stamp_and_send(self: Rule, original_event: Any, transform_input: bool = True) -> None:
         change = getattr(sending, "change", None)
         if change is not None and original_event.get("source") == "aws.s3":
-            sequencer, subject = change
+            sequencer, subject, event_name = change
             detail = original_event["detail"]
             if isinstance(subject, _Deletion):
                 detail.update(subject.detail_fields())
+            elif original_event.get("detail-type") == "Object Created":
+                _describe_creation_as_aws_does(detail, event_name)
             detail["object"]["sequencer"] = sequencer
         send_to_targets(self, original_event, transform_input)
 
     notifications._send_event_bridge_message = send_with_a_fresh_sequencer
     Rule.send_to_targets = stamp_and_send  # type: ignore[method-assign]
+
+
+# moto's notification names ("s3:ObjectCreated:Put") against the reason AWS's "Object Created" event gives.
+_CREATION_REASONS = {
+    "Put": "PutObject",
+    "Post": "POST Object",
+    "Copy": "CopyObject",
+    "CompleteMultipartUpload": "CompleteMultipartUpload",
+}
+
+
+def _describe_creation_as_aws_does(detail: dict[str, Any], event_name: str) -> None:
+    """moto's "Object Created" detail in AWS's words: `etag`, not `eTag`; the API call as `reason` (PutObject), not
+    the event's category; no `version-id` in an unversioned bucket, where moto writes "null"."""
+    described = detail["object"]
+    if "eTag" in described:
+        described["etag"] = described.pop("eTag")
+    if described.get("version-id") in (None, "null"):
+        described.pop("version-id", None)
+    detail["reason"] = _CREATION_REASONS.get(event_name.rsplit(":", 1)[-1], detail.get("reason"))
 
 
 def _patch_lambda_invocation() -> None:

@@ -89,8 +89,9 @@ S3Events = tuple[Any, Callable[[], list[dict[str, Any]]]]
 @pytest.fixture
 def deletion_events() -> Iterator[S3Events]:
     """moto with local mode's mends, a versioned bucket ("versioned") and an unversioned one ("unversioned") that send
-    their events to EventBridge, and a rule that copies every "Object Deleted" event to a queue. Yields the S3
-    client and a function returning the details of the events sent since it was last called, oldest first."""
+    their events to EventBridge, and a rule that copies every "Object Deleted" and "Object Created" event to a queue.
+    Yields the S3 client and a function returning the details of the events of one type (deletions unless told)
+    sent since it was last called, oldest first."""
     emulator_patches.apply()
     with mock_aws():
         s3, sqs, events = (boto3.client(name, region_name="us-east-1") for name in ("s3", "sqs", "events"))
@@ -103,15 +104,18 @@ def deletion_events() -> Iterator[S3Events]:
         queue_url = sqs.create_queue(QueueName="deletions")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(
-            Name="deletions", EventPattern=json.dumps({"source": ["aws.s3"], "detail-type": ["Object Deleted"]})
+            Name="deletions",
+            EventPattern=json.dumps({"source": ["aws.s3"], "detail-type": ["Object Deleted", "Object Created"]}),
         )
         events.put_targets(Rule="deletions", Targets=[{"Id": "queue", "Arn": queue_arn}])
 
-        def sent() -> list[dict[str, Any]]:
+        def sent(detail_type: str = "Object Deleted") -> list[dict[str, Any]]:
             details = []
             while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
                 for message in messages:
-                    details.append(json.loads(message["Body"])["detail"])
+                    event = json.loads(message["Body"])
+                    if event["detail-type"] == detail_type:
+                        details.append(event["detail"])
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             # Sequencers grow with each change (see next_sequencer): they give the order the changes were made in.
             return sorted(details, key=lambda detail: detail["object"]["sequencer"])
@@ -193,3 +197,17 @@ def test_given_a_version_that_does_not_exist_when_it_is_deleted_then_no_event_is
     s3.delete_object(Bucket="versioned", Key=KEY, VersionId="no-such-version")
 
     assert sent() == []
+
+
+def test_when_objects_are_created_then_the_events_describe_them_in_aws_words(deletion_events: S3Events) -> None:
+    s3, sent = deletion_events
+    versioned = s3.put_object(Bucket="versioned", Key=KEY, Body=b"first")
+    s3.put_object(Bucket="unversioned", Key=KEY, Body=b"first")
+    s3.copy_object(Bucket="unversioned", Key="copy.txt", CopySource={"Bucket": "unversioned", "Key": KEY})
+
+    etag = versioned["ETag"].strip('"')
+    assert [_described(detail) for detail in sent("Object Created")] == [
+        ("PutObject", None, {"key": KEY, "size": 5, "etag": etag, "version-id": versioned["VersionId"]}),
+        ("PutObject", None, {"key": KEY, "size": 5, "etag": etag}),
+        ("CopyObject", None, {"key": "copy.txt", "size": 5, "etag": etag}),
+    ]
