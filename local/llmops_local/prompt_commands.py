@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from llmops.adapters.prompt_files import PromptFileError, sync_into_store
+from llmops.adapters.prompt_files import SUFFIXES, PromptFileError, load_prompt_files, publish_files
 from llmops.domain.errors import DomainError
-from llmops.domain.prompts import SyncOutcome
+from llmops.domain.prompts import SyncOutcome, check_alias
 from llmops.settings import Settings
 from llmops_local.connection import default_home, platform_endpoints
 from llmops_local.prompts import PromptApiError, api_call, sync_through_api
@@ -157,8 +157,25 @@ def sync(
     api_port: ApiPortOption = 3000,
 ) -> None:
     """Publish every prompt file whose spec differs from its prompt's latest version (running it twice is a no-op)."""
+    if if_missing and alias is None:
+        raise typer.BadParameter(
+            "only means something with --alias (it sets that alias only on prompts that lack it)",
+            param_hint="--if-missing",
+        )
     if not directory.is_dir():
         raise typer.BadParameter(f"{directory} is not a folder", param_hint="--dir")
+    try:
+        # Read and checked before AWS or the platform is reached (or started): a bad file, or two files for one
+        # prompt, is refused at once with nothing published.
+        if alias is not None:
+            check_alias(alias)
+        files = load_prompt_files(directory)
+    except (PromptFileError, DomainError) as error:
+        fail(str(error), error)
+    if not files:
+        # Most likely the wrong --dir: a pipeline that syncs nothing should not pass as if it had published.
+        patterns = ", ".join(f"*{suffix}" for suffix in SUFFIXES)
+        raise typer.BadParameter(f"no prompt files ({patterns}) in {directory}", param_hint="--dir")
     try:
         if stack:
             table = _stack_output(stack, "PromptsTableName", region)
@@ -168,11 +185,11 @@ def sync(
             from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
 
             store = DynamoDbPromptStore(boto3.client("dynamodb", region_name=region), table)
-            outcomes = sync_into_store(store, directory, alias, only_where_missing=if_missing)
+            outcomes = publish_files(store, files, alias, only_where_missing=if_missing)
         else:
             with platform_endpoints(home, aws_port, api_port) as endpoints:
-                outcomes = sync_through_api(endpoints.api_url, directory, alias, only_where_missing=if_missing)
-    except (PromptFileError, PromptApiError, DomainError) as error:
+                outcomes = sync_through_api(endpoints.api_url, files, alias, only_where_missing=if_missing)
+    except (PromptApiError, DomainError) as error:
         fail(str(error), error)
     _print_outcomes(outcomes)
 

@@ -1,14 +1,13 @@
 """`llmops prompts sync` through the platform's API, beside the direct sync into a store
-(llmops.adapters.prompt_files)."""
+(llmops.adapters.prompt_files.publish_files)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import requests
 
-from llmops.adapters.prompt_files import load_prompt_files
+from llmops.adapters.prompt_files import PromptFile
 from llmops.domain.prompts import SyncOutcome, check_alias
 
 
@@ -31,14 +30,15 @@ def api_call(api_url: str, method: str, path: str, body: dict[str, Any] | None =
 
 
 def sync_through_api(
-    api_url: str, folder: Path, alias: str | None = None, *, only_where_missing: bool = False
+    api_url: str, files: list[PromptFile], alias: str | None = None, *, only_where_missing: bool = False
 ) -> list[SyncOutcome]:
-    """The same sync as `sync_into_store`, through the platform's API: POST /prompts (the catalog returns the
-    latest version unchanged when the spec is the same), then PUT the alias."""
+    """The same sync as `publish_files`, through the platform's API: POST /prompts (the catalog returns the
+    latest version unchanged when the spec is the same), then PUT the alias. `files` come from load_prompt_files,
+    which refuses the folder whole when any file is bad."""
     if alias is not None:
         check_alias(alias)
     outcomes = []
-    for file in load_prompt_files(folder):
+    for file in files:
         body = {"name": file.name, **file.spec.model_dump(mode="json")}
         response = api_call(api_url, "POST", "/prompts", body)
         version = int(response.json()["version"])

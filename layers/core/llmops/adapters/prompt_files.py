@@ -27,6 +27,10 @@ FILE_FIELDS = {
 }
 
 
+# Compared in lower case: see prompt_file_paths.
+SUFFIXES = (".yaml", ".yml")
+
+
 class PromptFileError(ValueError):
     """A prompt file that cannot become a prompt version; the message names the file and what to change."""
 
@@ -43,11 +47,17 @@ def load_prompt_file(path: Path) -> PromptFile:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise PromptFileError(f"{path}: not valid YAML: {error}") from error
+    except UnicodeDecodeError as error:
+        raise PromptFileError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+    except OSError as error:
+        raise PromptFileError(f"{path}: cannot be read ({error.strerror or error})") from error
     if not isinstance(document, dict):
         raise PromptFileError(f"{path}: expected a mapping of name, description, author, variables, system, user ...")
     name = document.get("name")
     if name != path.stem:
-        raise PromptFileError(f"{path}: `name` must be the file's name without .yaml ({path.stem!r}), not {name!r}")
+        raise PromptFileError(
+            f"{path}: `name` must be the file's name without {path.suffix} ({path.stem!r}), not {name!r}"
+        )
     try:
         check_name(name)
     except InvalidPrompt as error:
@@ -63,17 +73,56 @@ def load_prompt_file(path: Path) -> PromptFile:
     return PromptFile(path=path, name=name, spec=spec)
 
 
+def prompt_file_paths(folder: Path) -> list[Path]:
+    """The folder's prompt files: *.yaml and *.yml, the extension in any case, so that greet.YAML is published rather
+    than silently left out; sorted, so problems and outcomes come in the same order on every run. Hidden files are
+    not prompts (macOS leaves ._greet.yaml beside greet.yaml on some disks), as `llmops ingest` skips them too."""
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.suffix.lower() in SUFFIXES and not path.name.startswith(".") and path.is_file()
+    )
+
+
 def load_prompt_files(folder: Path) -> list[PromptFile]:
-    """Every prompts/*.yaml (and *.yml), by name; all problems at once, so one run fixes them all."""
+    """Every prompt file of the folder (see prompt_file_paths), by name; all problems at once, so one run fixes them
+    all. Two files for one prompt are a problem: each sync would publish both as new versions, forever, and an alias
+    would land on whichever sorts last."""
+    paths = prompt_file_paths(folder)
     files, problems = [], []
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+    for path in paths:
         try:
             files.append(load_prompt_file(path))
         except PromptFileError as error:
             problems.append(str(error))
+    problems.extend(_clashes(paths))
     if problems:
         raise PromptFileError("\n".join(problems))
     return files
+
+
+def _clashes(paths: list[Path]) -> list[str]:
+    """One problem per prompt that more than one file defines. A file's name must be its prompt's name, so files are
+    grouped by name without extension: that finds a clash even when one of its files has other problems too."""
+    by_name: dict[str, list[Path]] = {}
+    for path in paths:
+        by_name.setdefault(path.stem, []).append(path)
+    problems = []
+    for name, same in by_name.items():
+        if len(same) > 1:
+            both = "both " if len(same) == 2 else ""
+            listed = ", ".join(str(path) for path in same[:-1]) + f" and {same[-1]}"
+            problems.append(f"{name} is defined by {both}{listed}: keep one file per prompt")
+    return problems
+
+
+def publish_files(
+    store: PromptStore, files: list[PromptFile], alias: str | None = None, *, only_where_missing: bool = False
+) -> list[SyncOutcome]:
+    """Publish loaded prompt files into a store (see sync_into_store)."""
+    return PromptCatalog(store).sync(
+        [(file.name, file.spec) for file in files], alias, only_where_missing=only_where_missing
+    )
 
 
 def sync_into_store(
@@ -81,7 +130,4 @@ def sync_into_store(
 ) -> list[SyncOutcome]:
     """Publish the folder's prompts into a store: a changed file becomes its prompt's next version; `alias` (when given)
     is pointed at each latest version, or, with `only_where_missing`, only where the prompt has no such alias yet."""
-    files = load_prompt_files(folder)
-    return PromptCatalog(store).sync(
-        [(file.name, file.spec) for file in files], alias, only_where_missing=only_where_missing
-    )
+    return publish_files(store, load_prompt_files(folder), alias, only_where_missing=only_where_missing)

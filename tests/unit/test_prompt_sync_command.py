@@ -1,0 +1,149 @@
+"""`llmops prompts sync` refuses what cannot be meant before AWS or the platform is reached (or started): --if-missing
+without --alias, a folder without prompt files, two files for one prompt. At deployment, where the folder is the
+function's code package, two files for one prompt fail the deployment, and no prompt files at all do not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from llmops_local import prompt_commands
+from llmops_local import prompts as api_sync
+from llmops_local.custom_resources import CustomResourceFailed, run_custom_resources
+from llmops_local.deployment import Deployment, FunctionSpec
+from llmops_local.functions import LocalFunction
+
+GREET = "name: greet\nauthor: ana\nuser: {text}\n"
+
+
+class _Platform:
+    """Counts how often the platform is reached and records each API call; answers as the catalog does."""
+
+    def __init__(self) -> None:
+        self.reached = 0
+        self.calls: list[tuple[str, str]] = []
+
+    def api_call(self, api_url: str, method: str, path: str, body: Any = None) -> Any:
+        self.calls.append((method, path))
+        payload = {"version": 1} if method == "POST" else {"aliases": {}}
+        return SimpleNamespace(status_code=201 if method == "POST" else 200, json=lambda: payload)
+
+
+@pytest.fixture
+def platform(monkeypatch: pytest.MonkeyPatch) -> _Platform:
+    fake = _Platform()
+
+    @contextmanager
+    def endpoints(*_: Any) -> Iterator[SimpleNamespace]:
+        fake.reached += 1
+        yield SimpleNamespace(api_url="http://api.invalid")
+
+    monkeypatch.setattr(prompt_commands, "platform_endpoints", endpoints)
+    monkeypatch.setattr(api_sync, "api_call", fake.api_call)
+    # Wide enough that a message stays on one line, whatever the paths of tmp_path.
+    monkeypatch.setattr(prompt_commands, "console", Console(width=400, color_system=None))
+    return fake
+
+
+def _sync(tmp_path: Path, *arguments: str) -> Any:
+    return CliRunner().invoke(prompt_commands.prompts_app, ["sync", "--home", str(tmp_path / "home"), *arguments])
+
+
+def _write_greet(folder: Path, *file_names: str) -> None:
+    folder.mkdir(exist_ok=True)
+    for number, file_name in enumerate(file_names):
+        (folder / file_name).write_text(GREET.format(text=f"Hello number {number}"))
+
+
+def test_if_missing_without_an_alias_is_a_usage_error(platform: _Platform, tmp_path: Path) -> None:
+    _write_greet(tmp_path / "prompts", "greet.yaml")
+
+    result = _sync(tmp_path, "--dir", str(tmp_path / "prompts"), "--if-missing")
+
+    assert result.exit_code == 2
+    assert "--if-missing" in result.output and "--alias" in result.output
+    assert platform.reached == 0
+
+
+@pytest.mark.parametrize("content", [[], ["README.md", "notes.txt"]])
+def test_a_folder_without_prompt_files_is_refused_naming_it(
+    platform: _Platform, tmp_path: Path, content: list[str]
+) -> None:
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    for name in content:
+        (folder / name).write_text("not a prompt")
+
+    result = _sync(tmp_path, "--dir", str(folder))
+
+    assert result.exit_code == 2
+    assert "no prompt files" in result.output
+    assert folder.name in result.output
+    assert platform.reached == 0
+
+
+def test_two_files_for_one_prompt_are_refused_naming_both_before_the_platform_is_reached(
+    platform: _Platform, tmp_path: Path
+) -> None:
+    folder = tmp_path / "p2"
+    _write_greet(folder, "greet.yaml", "greet.yml")
+
+    result = _sync(tmp_path, "--dir", str(folder), "--alias", "prod")
+
+    assert result.exit_code == 1
+    assert "greet is defined by both" in result.output
+    assert str(folder / "greet.yaml") in result.output and str(folder / "greet.yml") in result.output
+    assert platform.reached == 0 and platform.calls == []
+
+
+def test_an_upper_case_extension_is_synced(platform: _Platform, tmp_path: Path) -> None:
+    _write_greet(tmp_path / "prompts", "greet.YAML")
+
+    result = _sync(tmp_path, "--dir", str(tmp_path / "prompts"), "--alias", "prod", "--if-missing")
+
+    assert result.exit_code == 0, result.output
+    assert ("POST", "/prompts") in platform.calls
+    assert ("PUT", "/prompts/greet/aliases/prod") in platform.calls
+    assert "greet" in result.output and "new version" in result.output
+
+
+def _deployment_of(prompt_files: Path) -> tuple[Deployment, dict[str, LocalFunction]]:
+    """The template's PromptCatalogSync and its function, whose code package is `prompt_files`."""
+    function = FunctionSpec(
+        logical_id="PromptFilesFunction",
+        name="llmops-local-promptfilesfunction",
+        code_dir=prompt_files,
+        handler="llmops.entrypoints.prompt_catalog_sync.lambda_handler",
+        environment={},
+        timeout=120,
+        memory_mb=512,
+    )
+    deployment = Deployment(stack_name="llmops-local", region="us-east-1")
+    deployment.custom_resources["PromptCatalogSync"] = (
+        "Custom::PromptCatalogSync",
+        {"ServiceToken": function.arn, "Alias": "prod", "OnlyWhereMissing": "true"},
+    )
+    environment = {"PROMPTS_TABLE": "prompts", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    return deployment, {function.logical_id: LocalFunction(function, environment)}
+
+
+def test_at_deployment_two_files_for_one_prompt_fail_it_naming_both(tmp_path: Path) -> None:
+    _write_greet(tmp_path, "greet.yaml", "greet.yml")
+
+    with pytest.raises(CustomResourceFailed, match=r"failed: greet is defined by both .*greet\.yaml and .*greet\.yml"):
+        run_custom_resources(*_deployment_of(tmp_path), "Update")
+
+
+def test_at_deployment_no_prompt_files_publish_nothing_and_the_deployment_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("prompts go here")
+
+    responses = run_custom_resources(*_deployment_of(tmp_path), "Create")
+
+    assert responses["PromptCatalogSync"]["Status"] == "SUCCESS"
