@@ -263,10 +263,10 @@ def _prompt_model_resolver(settings: Settings) -> Callable[[str], LanguageModel]
         return None
 
     def model_for(target: str) -> LanguageModel:
-        problem = _model_problem(settings, target)
+        problem = model_problem(settings, target)
         if problem:
             raise InvalidPrompt(f"the prompt's model_id cannot answer here: {problem}")
-        target_settings = _model_settings(settings, target)
+        target_settings = model_settings(settings, target)
         key = ("llm", target_settings.llm_provider, target_settings.bedrock_model_id, target_settings.llm_endpoint_name)
         return _shared_instance(key, lambda: build_language_model(target_settings))
 
@@ -369,7 +369,7 @@ def build_guardrails(settings: Settings) -> Guardrails:
         ) from error
 
 
-def _model_settings(settings: Settings, model: str | None) -> Settings:
+def model_settings(settings: Settings, model: str | None) -> Settings:
     """The settings with another model target: a Bedrock model id, or a SageMaker endpoint name."""
     if not model:
         return settings
@@ -381,7 +381,8 @@ def _model_settings(settings: Settings, model: str | None) -> Settings:
     return settings
 
 
-def _model_problem(settings: Settings, model: str) -> str | None:
+def model_problem(settings: Settings, model: str) -> str | None:
+    """Why `model` (a prompt version's or a candidate's model_id) cannot answer under these settings, or None."""
     if settings.llm_provider is LlmProvider.LOCAL and model != "local" and not model.startswith("local:"):
         return f"locally only the configured local model can answer (name it `local`), not {model}"
     if settings.llm_provider is LlmProvider.SAGEMAKER and model.startswith("bedrock:"):
@@ -413,14 +414,14 @@ def build_evaluation_service(settings: Settings) -> EvaluationService:
     judge_name, _, judge_ref = settings.evaluation_judge_prompt.partition("@")
 
     def judge() -> Judge:
-        llm = build_language_model(_model_settings(settings, settings.evaluation_judge_model or None))
+        llm = build_language_model(model_settings(settings, settings.evaluation_judge_model or None))
         return Judge(llm, prompts, judge_name, judge_ref or "prod")
 
     answerer = PlatformAnswerer(
-        service_for=lambda model: build_answering_service(_model_settings(settings, model), prompt_models=not model),
+        service_for=lambda model: build_answering_service(model_settings(settings, model), prompt_models=not model),
         retriever=lambda: build_retriever(settings),
         default_top_k=settings.retrieval_top_k,
-        model_check=lambda model: _model_problem(settings, model),
+        model_check=lambda model: model_problem(settings, model),
     )
     return EvaluationService(
         repository=repository,

@@ -1,6 +1,6 @@
 """LangChain interop for teams that build on LangChain: the platform's retriever as a `BaseRetriever`, catalog
-prompt versions as prompt templates, and chat models configured like the platform's Bedrock and SageMaker
-adapters.
+prompt versions as prompt templates, and chat models that call through the platform's Bedrock and SageMaker adapters
+(a version's model parameters included).
 
 Not part of any Lambda function (the layer leaves this package out); install the `langchain` extra to use it.
 """
