@@ -10,6 +10,9 @@ from llmops_local.custom_resources import CustomResourceFailed, run_custom_resou
 from llmops_local.deployment import Deployment, FunctionSpec
 from llmops_local.functions import LocalFunction
 
+# The custom resource's handler lives in the layer, not in its code package (the prompt files), as Lambda finds it.
+SYNC_HANDLER = "llmops.entrypoints.prompt_catalog_sync.lambda_handler"
+
 
 def _deployment_with(function: FunctionSpec) -> tuple[Deployment, dict[str, LocalFunction]]:
     deployment = Deployment(stack_name="llmops-local", region="us-east-1")
@@ -38,9 +41,7 @@ def test_given_a_bad_prompt_file_then_the_layer_handler_answers_failed_and_the_s
 ) -> None:
     (tmp_path / "answer.yaml").write_text("name: answer\nauthor: a\nuser: hi\ntemprature: 0.2\n")
     # The handler is not in the code package (the prompt files): it is found in the layer, as Lambda finds it.
-    deployment, functions = _deployment_with(
-        _function(tmp_path, "llmops.entrypoints.prompt_catalog_sync.lambda_handler")
-    )
+    deployment, functions = _deployment_with(_function(tmp_path, SYNC_HANDLER))
 
     with pytest.raises(CustomResourceFailed, match=r"PromptCatalogSync .* failed: .*answer\.yaml.*temprature"):
         run_custom_resources(deployment, functions, "Create")
@@ -52,3 +53,19 @@ def test_given_a_function_that_returns_without_answering_then_the_start_stops(tm
 
     with pytest.raises(CustomResourceFailed, match="returned without answering"):
         run_custom_resources(deployment, functions, "Update")
+
+
+def test_at_deployment_two_files_for_one_prompt_fail_it_naming_both(tmp_path: Path) -> None:
+    for file_name in ("greet.yaml", "greet.yml"):
+        (tmp_path / file_name).write_text(f"name: greet\nauthor: ana\nuser: from {file_name}\n")
+
+    with pytest.raises(CustomResourceFailed, match=r"failed: greet is defined by both .*greet\.yaml and .*greet\.yml"):
+        run_custom_resources(*_deployment_with(_function(tmp_path, SYNC_HANDLER)), "Update")
+
+
+def test_at_deployment_no_prompt_files_publish_nothing_and_the_deployment_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("prompts go here")
+
+    responses = run_custom_resources(*_deployment_with(_function(tmp_path, SYNC_HANDLER)), "Create")
+
+    assert responses["PromptCatalogSync"]["Status"] == "SUCCESS"

@@ -1,6 +1,6 @@
 """`llmops prompts sync` refuses what cannot be meant before AWS or the platform is reached (or started): --if-missing
-without --alias, a folder without prompt files, two files for one prompt. At deployment, where the folder is the
-function's code package, two files for one prompt fail the deployment, and no prompt files at all do not."""
+without --alias, a folder without prompt files, two files for one prompt.
+(At deployment: test_local_custom_resources.)"""
 
 from __future__ import annotations
 
@@ -16,9 +16,6 @@ from typer.testing import CliRunner
 
 from llmops_local import prompt_commands
 from llmops_local import prompts as api_sync
-from llmops_local.custom_resources import CustomResourceFailed, run_custom_resources
-from llmops_local.deployment import Deployment, FunctionSpec
-from llmops_local.functions import LocalFunction
 
 GREET = "name: greet\nauthor: ana\nuser: {text}\n"
 
@@ -112,38 +109,3 @@ def test_an_upper_case_extension_is_synced(platform: _Platform, tmp_path: Path) 
     assert ("POST", "/prompts") in platform.calls
     assert ("PUT", "/prompts/greet/aliases/prod") in platform.calls
     assert "greet" in result.output and "new version" in result.output
-
-
-def _deployment_of(prompt_files: Path) -> tuple[Deployment, dict[str, LocalFunction]]:
-    """The template's PromptCatalogSync and its function, whose code package is `prompt_files`."""
-    function = FunctionSpec(
-        logical_id="PromptFilesFunction",
-        name="llmops-local-promptfilesfunction",
-        code_dir=prompt_files,
-        handler="llmops.entrypoints.prompt_catalog_sync.lambda_handler",
-        environment={},
-        timeout=120,
-        memory_mb=512,
-    )
-    deployment = Deployment(stack_name="llmops-local", region="us-east-1")
-    deployment.custom_resources["PromptCatalogSync"] = (
-        "Custom::PromptCatalogSync",
-        {"ServiceToken": function.arn, "Alias": "prod", "OnlyWhereMissing": "true"},
-    )
-    environment = {"PROMPTS_TABLE": "prompts", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
-    return deployment, {function.logical_id: LocalFunction(function, environment)}
-
-
-def test_at_deployment_two_files_for_one_prompt_fail_it_naming_both(tmp_path: Path) -> None:
-    _write_greet(tmp_path, "greet.yaml", "greet.yml")
-
-    with pytest.raises(CustomResourceFailed, match=r"failed: greet is defined by both .*greet\.yaml and .*greet\.yml"):
-        run_custom_resources(*_deployment_of(tmp_path), "Update")
-
-
-def test_at_deployment_no_prompt_files_publish_nothing_and_the_deployment_goes_on(tmp_path: Path) -> None:
-    (tmp_path / "README.md").write_text("prompts go here")
-
-    responses = run_custom_resources(*_deployment_of(tmp_path), "Create")
-
-    assert responses["PromptCatalogSync"]["Status"] == "SUCCESS"
