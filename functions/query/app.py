@@ -15,7 +15,7 @@ from llmops.composition import build_answering_service, build_retriever
 from llmops.domain.answering import MAX_QUESTION_CHARS, GuardrailBlocked, PromptChoice, QuestionAnsweringService
 from llmops.domain.errors import InvalidPrompt, InvalidQuestion, InvalidSearch, ModelInvocationError, PromptNotFound
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
-from llmops.domain.retrieval import Retriever
+from llmops.domain.retrieval import MAX_TOP_K, Retriever
 from llmops.http_errors import error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
@@ -61,7 +61,7 @@ FusionWeight = Annotated[float | None, Field(ge=0, le=MAX_FUSION_WEIGHT, allow_i
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field must not be dropped silently
     query: Question
-    top_k: int = Field(default=10, ge=1, le=100)
+    top_k: int = Field(default=10, ge=1, le=MAX_TOP_K)
     mode: SearchMode | None = None
     filters: SearchFilters | None = None
     vector_weight: FusionWeight = Field(default=None, description="Hybrid fusion weight of k-NN results.")

@@ -26,9 +26,10 @@ def error_response(status: int, error: Exception | str, **extra: Any) -> Respons
 
 
 def body_or_defaults(model: type[BaseModel]) -> Body:
-    """The body of a route whose request fields all have defaults: no body, or an empty one, means all of them, as
-    `{}` does (`curl -X POST` without -d). Powertools reads an absent or empty JSON body as None, and without a
-    default on the parameter answers 422 "Field required". A body that is there but not JSON is still refused.
+    """The body of a route whose request fields all have defaults: no body, an empty one or JSON `null` means all of
+    them, as `{}` does (`curl -X POST` without -d). Powertools reads an absent, empty or `null` JSON body as None, and
+    without a default on the parameter answers 422 "Field required". A body that is there but not JSON is still
+    refused.
 
     Use: `request: Annotated[Model, body_or_defaults(Model)]`."""
     model()  # a model with a required field fails here, on import, not on the first request without a body

@@ -18,6 +18,10 @@ from llmops.domain.errors import InvalidSearch
 from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, SearchMode, TextMatch
 from llmops.ports import Embedder, VectorIndex
 
+# The most results one search returns, wherever it is asked for (POST /search's top_k, the LangChain retriever's k):
+# a hybrid search asks each store for candidates_factor times as many.
+MAX_TOP_K = 100
+
 
 class Fusion(StrEnum):
     RRF = "rrf"  # weighted reciprocal rank fusion: robust, ignores score scales

@@ -33,13 +33,10 @@ from llmops.composition import build_language_model, model_problem, model_settin
 from llmops.domain.errors import InvalidPrompt
 from llmops.domain.models import SearchFilters, SearchMode
 from llmops.domain.prompts import ModelParameters, PromptVersion
-from llmops.domain.retrieval import Retriever
+from llmops.domain.retrieval import MAX_TOP_K, Retriever
 from llmops.ports import GenerationRequest, LanguageModel
 from llmops.settings import LlmProvider, Settings
 
-# The bound the platform's POST /search puts on top_k (SearchRequest in functions/query/app.py): a retriever is a
-# search, and LanceDB refuses a k-NN query with no positive limit.
-MAX_TOP_K = 100
 # BaseRetriever.invoke reads `verbose` itself (it configures the callbacks) and passes it on with the other keyword
 # arguments: it is LangChain's, not a search parameter.
 _LANGCHAIN_INVOKE_ARGUMENTS = frozenset({"verbose"})
@@ -56,7 +53,7 @@ def _checked_top_k(value: int, name: str) -> int:
 class PlatformRetriever(BaseRetriever):
     """Hybrid (or vector / full-text) retrieval over the platform's index, as LangChain documents.
 
-    `top_k` documents per query (1 to 100, as POST /search takes); `invoke(query, k=n)` asks for n instead."""
+    `top_k` documents per query (1 to MAX_TOP_K, as POST /search takes); `invoke(query, k=n)` asks for n instead."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
