@@ -10,8 +10,9 @@ from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.answering import I_DONT_KNOW, AnsweringPolicy, PromptChoice, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import InvalidPrompt, InvalidQuestion
+from llmops.domain.grounding import without_markers
 from llmops.domain.guardrails import Guardrails
-from llmops.domain.models import Abstention, ExtractedDocument, Section
+from llmops.domain.models import Abstention, Chunk, ExtractedDocument, Section
 from llmops.domain.prompts import PromptCatalog, PromptSpec
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops.ports import LanguageModel, PiiSpan
@@ -42,12 +43,14 @@ def _service(
     prompts: PromptCatalog | None = None,
     guardrails: Guardrails | None = None,
     models: Callable[[str], LanguageModel] | None = None,
+    min_answer_support: float = 0.7,
+    max_context_tokens: int = 500,
 ) -> QuestionAnsweringService:
     policy = AnsweringPolicy(
         top_k=2,
         min_relevance_score=0.35,
-        min_answer_support=0.7,
-        max_context_tokens=500,
+        min_answer_support=min_answer_support,
+        max_context_tokens=max_context_tokens,
         max_new_tokens=64,
         temperature=0,
     )
@@ -142,6 +145,8 @@ def test_given_an_empty_or_huge_question_then_it_is_refused(
         "Sorry, I cannot help with that.",
         "The context does not contain information about tea temperatures.",
         "There is no information about brewing times in the passages.",
+        "The context doesn\u2019t mention brewing times.",
+        "[1] I don\u2019t know.",
     ],
 )
 def test_given_a_refusal_in_any_usual_wording_then_it_is_declined(
@@ -258,6 +263,24 @@ def test_given_an_email_address_across_the_excerpt_cut_then_no_part_of_it_is_ret
     assert [(h["check"], h["stage"], h["action"]) for h in answer.guardrails] == [("pii", "output", "redact")]
 
 
+def test_given_a_source_passage_a_blocking_check_stops_then_its_excerpt_is_withheld_not_the_answer(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    text = "Refunds are processed within fourteen days of the request. Questions go to refunds@example.com."
+    index = FakeVectorIndex()
+    index.replace_document("refunds", [chunk_of("refunds", text)], embedder.embed([text]))
+    catalog = PromptCatalog(FakePromptStore())
+    catalog.publish("rag-answer", _answer_prompt(guardrails={"pii": "block"}))
+    llm = FakeLanguageModel(reply="Refunds are processed within fourteen days of the request [1].")
+    service = _service(embedder, index, llm, prompts=catalog, guardrails=Guardrails(pii=_EmailFinder()))
+
+    answer = service.answer("How long do refunds take?", prompt=PromptChoice("rag-answer", "1"))
+
+    assert answer.answer == "Refunds are processed within fourteen days of the request. [1]"
+    assert answer.citations[0].excerpt == "<withheld by the pii guardrail>"
+    assert [(h["check"], h["stage"], h["action"]) for h in answer.guardrails] == [("pii", "output", "block")]
+
+
 def test_given_copies_of_one_passage_then_the_prompt_holds_it_once_and_room_for_others(
     embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
 ) -> None:
@@ -266,11 +289,95 @@ def test_given_copies_of_one_passage_then_the_prompt_holds_it_once_and_room_for_
     for copy in ("copy-a", "copy-b"):
         duplicate = chunk_of(copy, text, content_hash=original.content_hash)
         index.replace_document(copy, [duplicate], embedder.embed([text]))
+    other = "In Python, the statements of a block are grouped by being indented the same."
+    index.replace_document("blocks", [chunk_of("blocks", other)], embedder.embed([other]))
     llm = FakeLanguageModel(reply="Python groups statements with indentation rather than braces.")
 
-    _service(embedder, index, llm).answer("How does Python group statements?")
+    _service(embedder, index, llm).answer("How does Python group statements?")  # top_k 2
 
     assert llm.requests[0].system.count(text) == 1
+    assert other in llm.requests[0].system
+
+
+def test_given_an_abbreviation_before_a_capital_then_the_sentence_stays_whole_with_one_citation(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    text = "Refund forms go to Dr. Smith at the front desk, who signs them the same day."
+    index = FakeVectorIndex()
+    index.replace_document("refunds", [chunk_of("refunds", text)], embedder.embed([text]))
+    llm = FakeLanguageModel(reply="Refund forms go to Dr. Smith at the front desk [1].")
+
+    answer = _service(embedder, index, llm).answer("Who takes refund forms?")
+
+    assert answer.answer == "Refund forms go to Dr. Smith at the front desk. [1]"
+
+
+def test_given_a_one_word_answer_then_the_support_threshold_decides_it(embedder: OnnxMiniLmEmbedder) -> None:
+    text = "The capital of France is Paris."
+    index = FakeVectorIndex()
+    index.replace_document("france", [chunk_of("france", text)], embedder.embed([text]))
+    llm = FakeLanguageModel(reply="Paris [1].")
+
+    answer = _service(embedder, index, llm, min_answer_support=0.5).answer("What is the capital of France?")
+
+    assert answer.grounded and answer.answer == "Paris. [1]"
+
+
+def test_given_an_answer_with_a_caveat_then_the_answer_stands_without_the_caveat(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    answer_and_caveat = "Green tea is brewed at about 80 degrees Celsius for two minutes [1]. The context does not "
+    llm = FakeLanguageModel(reply=answer_and_caveat + "mention black tea.")
+
+    answer = _service(embedder, index, llm).answer("How are green and black tea brewed?")
+
+    assert answer.grounded
+    assert answer.answer == "Green tea is brewed at about 80 degrees Celsius for two minutes. [1]"
+
+
+def _passage(name: str, sentence: str, tokens: int, embedder: OnnxMiniLmEmbedder) -> tuple[list[Chunk], Any]:
+    return [chunk_of(name, sentence, token_count=tokens)], embedder.embed([sentence])
+
+
+def test_given_a_passage_too_long_for_what_is_left_then_later_shorter_ones_still_fill_the_budget(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    question = "How are Python blocks grouped?"
+    candidates = [
+        "Python groups statements by indentation instead of braces.",
+        "Python uses indentation to group the statements of a block.",
+        "Python blocks are grouped by indentation, not by braces.",
+    ]
+    similarity = embedder.embed(candidates) @ embedder.embed([question])[0]
+    first, longer, shorter = (candidates[i] for i in similarity.argsort()[::-1])
+    index = FakeVectorIndex()
+    for name, sentence, tokens in (("first", first, 300), ("longer", longer, 250), ("shorter", shorter, 100)):
+        index.replace_document(name, *_passage(name, sentence, tokens, embedder))
+    llm = FakeLanguageModel(reply="Python groups statements by indentation [1].")
+
+    _service(embedder, index, llm, max_context_tokens=500).answer(question, top_k=3)
+
+    system = llm.requests[0].system
+    assert first in system and shorter in system
+    assert longer not in system  # 300 + 250 > 500; 300 + 100 fits
+
+
+def test_given_a_passage_longer_than_the_whole_budget_then_its_leading_whole_sentences_that_fit_stand_in(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    sentences = [f"Python groups the statements of block number {n} by their indentation." for n in range(1, 41)]
+    text = " ".join(sentences)  # a chunk made when CHUNK_MAX_TOKENS was higher
+    tokens = len(embedder.tokenizer.encode(text).ids)
+    index = FakeVectorIndex()
+    index.replace_document("old", [chunk_of("old", text, token_count=tokens)], embedder.embed([text]))
+    llm = FakeLanguageModel(reply="Python groups statements by indentation [1].")
+
+    _service(embedder, index, llm, max_context_tokens=100).answer("How does Python group statements?")
+
+    context = llm.requests[0].system.split("[1] (from old) ", 1)[1]
+    assert context.endswith("by their indentation.") and context in text
+    assert len(embedder.tokenizer.encode("[1] (from old) " + context, add_special_tokens=False).ids) <= 100
+    assert len(context) > len(sentences[0])
 
 
 def test_a_prompt_that_names_its_model_is_answered_by_that_model_with_its_parameters(
@@ -307,3 +414,9 @@ def test_a_prompt_without_a_model_is_answered_by_the_configured_one(
     answer = service.answer("How does Python group statements?")
 
     assert answer.model_id == "fake:echo" and len(configured.requests) == 1
+
+
+def test_citation_markers_go_but_an_index_in_inline_code_stays() -> None:
+    assert without_markers("Read `items[1]` first [2], then ``rows[0][1]`` [1, 3].") == (
+        "Read `items[1]` first, then ``rows[0][1]``."
+    )

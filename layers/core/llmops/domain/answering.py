@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from llmops.domain.errors import DomainError, InvalidPrompt, InvalidQuestion, PromptNotFound
-from llmops.domain.grounding import GroundingCheck
-from llmops.domain.guardrails import GuardrailHit, Guardrails, GuardrailVerdict
+from llmops.domain.grounding import GroundingCheck, answer_sentences, split_sentences
+from llmops.domain.guardrails import GuardrailAction, GuardrailHit, Guardrails, GuardrailVerdict
 from llmops.domain.models import Abstention, Answer, Citation, ScoredChunk, SearchFilters, SearchMode, Usage
 from llmops.domain.prompts import (
     DEFAULT_REFUSAL,
@@ -22,18 +22,18 @@ from llmops.domain.prompts import (
     VersionRef,
     guardrails_problem,
 )
-from llmops.domain.retrieval import Retriever
+from llmops.domain.retrieval import MAX_TOP_K, Retriever
 from llmops.ports import Embedder, GenerationRequest, LanguageModel
 
 logger = logging.getLogger(__name__)
 
 I_DONT_KNOW = DEFAULT_REFUSAL
 MAX_QUESTION_CHARS = 2000
-# A refusal opens the reply, or says the context lacks the answer. "No information" inside an answer ("the thermostat
-# collects no information about ...") is content, not a refusal.
+# A refusal opens a sentence, or says the context lacks the answer. "No information" inside an answer ("the
+# thermostat collects no information about ...") is content, not a refusal.
 _REFUSAL = re.compile(
     r"^\W*(?:i don'?t know|i do not know|i (?:cannot|can'?t) answer|sorry)\b"
-    r"|\b(?:context|passages?|documents?|sources?) (?:does|do) not (?:contain|provide|mention|say|include)\b"
+    r"|\b(?:context|passages?|documents?|sources?) (?:does|do)(?: not|n'?t) (?:contain|provide|mention|say|include)\b"
     r"|\bno information (?:\S+ ){0,8}?in the (?:context|passages?|documents?|sources?)\b",
     re.IGNORECASE,
 )
@@ -164,8 +164,11 @@ class QuestionAnsweringService:
                 raise GuardrailBlocked(checked, hits)
             question = checked.text  # personal data redacted before it reaches retrieval, the model or the logs
 
-        retrieved = self._retriever.retrieve(question, top_k or self._policy.top_k, mode=mode, filters=filters)
-        evidence = [hit for hit in retrieved if hit.score >= self._policy.min_relevance_score]
+        evidence = [
+            hit
+            for hit in self._distinct_passages(question, top_k or self._policy.top_k, mode, filters)
+            if hit.score >= self._policy.min_relevance_score
+        ]
         if not evidence:
             logger.info("No evidence above the relevance threshold; declining", extra={"question": question})
             declined = template(question, "")
@@ -188,9 +191,11 @@ class QuestionAnsweringService:
             )
         )
         text = generation.text.strip()
-        if not text or _REFUSAL.search(text) or _says(text, rendered.refusal):
+        sentences = answer_sentences(text)
+        if not sentences or _is_refusal(sentences[0]) or _says(text, rendered.refusal):
             return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED, rendered, llm, hits)
-        grounded = self._grounding.check(text, passages)
+        # A caveat after an answer ("The context does not mention black tea.") is not evidence: the rest stands.
+        grounded = self._grounding.check([s for s in sentences if not _is_refusal(s)], passages)
         if not grounded.sentences:
             logger.info("Answer not supported by its context; declining", extra={"answer": text})
             return self._declined(
@@ -231,7 +236,8 @@ class QuestionAnsweringService:
         hits: list[GuardrailHit],
         request_id: str | None,
     ) -> tuple[str, list[Citation]]:
-        """The answer and the excerpts it returns go through the output checks: personal data is redacted there too."""
+        """The answer and the excerpts it returns go through the output checks: personal data is redacted there too.
+        An excerpt a check would block is withheld, not the answer: the source's text is at fault, not the answer's."""
         assert self._guardrails is not None
         checked = self._guardrails.check_output(
             text, prompt.guardrails, prompt_id=prompt.prompt_id, request_id=request_id
@@ -245,9 +251,9 @@ class QuestionAnsweringService:
                 citation.excerpt, prompt.guardrails, prompt_id=prompt.prompt_id, request_id=request_id
             )
             hits.extend(excerpt.hits)
-            if excerpt.blocked:
-                raise GuardrailBlocked(excerpt, hits)
-            safe_citations.append(citation.model_copy(update={"excerpt": excerpt.text}))
+            blocking = next((hit for hit in excerpt.hits if hit.action is GuardrailAction.BLOCK), None)
+            shown = f"<withheld by the {blocking.check.value} guardrail>" if blocking else excerpt.text
+            safe_citations.append(citation.model_copy(update={"excerpt": shown}))
         return checked.text, safe_citations
 
     def _prompt_for(self, choice: PromptChoice) -> _ChosenPrompt:
@@ -274,27 +280,52 @@ class QuestionAnsweringService:
             render=lambda question, context: DEFAULT_PROMPT.render(question, context),
         )
 
+    def _distinct_passages(
+        self, question: str, top_k: int, mode: SearchMode | None, filters: SearchFilters | None
+    ) -> list[ScoredChunk]:
+        """The top_k most relevant passages with different texts: a copy of a passage already found (a copied
+        document) adds no evidence, so it must not take the place of another passage. Twice top_k are retrieved
+        to leave room for copies."""
+        retrieved = self._retriever.retrieve(question, min(2 * top_k, MAX_TOP_K), mode=mode, filters=filters)
+        distinct: dict[str, ScoredChunk] = {}
+        for hit in retrieved:
+            distinct.setdefault(hit.chunk.content_hash, hit)
+        return list(distinct.values())[:top_k]
+
     def _fit_to_budget(self, evidence: list[ScoredChunk]) -> list[ScoredChunk]:
-        """Most relevant passages first (in retrieval order), whole passages only, until the budget is spent.
-        A passage with the same text as one already chosen (a copied document) adds no evidence and is skipped."""
+        """Most relevant passages first (in retrieval order), whole passages only, as many as the budget holds: one
+        too long for what is left is passed over for the next ones. The passage headers count against the budget.
+        Where even the most relevant passage is longer than the whole budget (a chunk made before CHUNK_MAX_TOKENS
+        was lowered), its leading whole sentences that fit stand in for it."""
+        budget = self._policy.max_context_tokens
         chosen: list[ScoredChunk] = []
-        texts: set[str] = set()
         spent = 0
         for hit in evidence:
-            if hit.chunk.content_hash in texts:
-                continue
-            if chosen and spent + hit.chunk.token_count > self._policy.max_context_tokens:
+            cost = self._tokens(_header(len(chosen) + 1, hit)) + hit.chunk.token_count
+            if spent + cost <= budget:
+                chosen.append(hit)
+                spent += cost
+        if chosen or not evidence:
+            return chosen
+        first = evidence[0]
+        room = budget - self._tokens(_header(1, first))
+        kept: list[str] = []
+        for sentence in split_sentences(first.chunk.text):
+            if self._tokens(" ".join([*kept, sentence])) > room:
                 break
-            texts.add(hit.chunk.content_hash)
-            chosen.append(hit)
-            spent += hit.chunk.token_count
-        return chosen
+            kept.append(sentence)
+        if not kept:
+            return []
+        text = " ".join(kept)
+        chunk = first.chunk.model_copy(update={"text": text, "token_count": self._tokens(text)})
+        return [first.model_copy(update={"chunk": chunk})]
+
+    def _tokens(self, text: str) -> int:
+        return len(self._embedder.tokenizer.encode(text, add_special_tokens=False).ids)
 
     @staticmethod
     def _format_passages(passages: list[ScoredChunk]) -> str:
-        return "\n\n".join(
-            f"[{number}] (from {hit.chunk.title}) {hit.chunk.text}" for number, hit in enumerate(passages, start=1)
-        )
+        return "\n\n".join(f"{_header(number, hit)}{hit.chunk.text}" for number, hit in enumerate(passages, start=1))
 
     @staticmethod
     def _citations(numbers: set[int], passages: list[ScoredChunk]) -> list[Citation]:
@@ -348,6 +379,14 @@ def answer_prompt_problem(version: PromptVersion) -> str | None:
     if guardrails:
         return f"{version.prompt_id} cannot answer questions: its {guardrails}; publish a version that corrects them"
     return None
+
+
+def _header(number: int, hit: ScoredChunk) -> str:
+    return f"[{number}] (from {hit.chunk.title}) "
+
+
+def _is_refusal(sentence: str) -> bool:
+    return bool(_REFUSAL.search(sentence.replace("\u2019", "'")))
 
 
 def _says(text: str, refusal: str) -> bool:

@@ -11,25 +11,48 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import pysbd
 
 from llmops.domain.models import ScoredChunk
 from llmops.ports import Embedder
 
-# A sentence does not start in lower case: "e.g. four spaces" or "approx. two" goes on (Unicode's UAX #29 rule).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?![a-z])|\n\s*\n")
-_LINE_WRAP = re.compile(r"(?<!\n)\n(?!\n)")
+# pysbd's rules know abbreviations ("Dr. Smith", "No. 5", "U.S. Army", "e.g. four"), which a split at every full stop
+# before a capital turns into sentences of their own, each given a citation.
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # [1], [1, 2], [1-3], [1; 4]: the kept sentences get their own marker, so the model's go, in any form.
 _MARKER = re.compile(r"\s*\[\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\]")
-_MIN_SENTENCE_CHARS = 12
+# Inside `code` an index such as items[1] is code, not a citation.
+_CODE_SPAN = re.compile(r"(`+)[^`]*?\1", re.DOTALL)
+# A passage's list numbers and headings ("1.", "Note:") would otherwise stand as sentences that support anything.
+_MIN_PASSAGE_SENTENCE_CHARS = 12
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences and paragraph-separated lines; a single line break inside a paragraph is only wrapping."""
+    """Sentences, each on one line; a paragraph break ends a sentence, a single line break inside one is wrapping."""
     return [
-        " ".join(s.split())
-        for s in _SENTENCE_END.split(_LINE_WRAP.sub(" ", text))
-        if len(s.strip()) >= _MIN_SENTENCE_CHARS
+        " ".join(sentence.split())
+        for paragraph in _PARAGRAPH_BREAK.split(text)
+        if paragraph.strip()
+        # A segmenter per text: pysbd keeps the text being segmented on the instance, so threads must not share one.
+        for sentence in pysbd.Segmenter(language="en", clean=False).segment(" ".join(paragraph.split()))
+        if sentence.strip()
     ]
+
+
+def without_markers(sentence: str) -> str:
+    """The sentence without the model's citation markers; code spans are left as they are."""
+    kept, end = [], 0
+    for code in _CODE_SPAN.finditer(sentence):
+        kept += [_MARKER.sub("", sentence[end : code.start()]), code.group()]
+        end = code.end()
+    kept.append(_MARKER.sub("", sentence[end:]))
+    return "".join(kept).strip()
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """The sentences of a generated answer without their citation markers: a one-word answer ("Paris [1].") counts."""
+    sentences = (without_markers(sentence) for sentence in split_sentences(answer))
+    return [sentence for sentence in sentences if any(character.isalnum() for character in sentence)]
 
 
 @dataclass(frozen=True)
@@ -59,12 +82,13 @@ class GroundingCheck:
         self._min_support = min_support
         self._max_sentences = max_sentences
 
-    def check(self, answer: str, passages: list[ScoredChunk]) -> GroundedAnswer:
-        answer_sentences = [_MARKER.sub("", s).strip() for s in split_sentences(answer)][: self._max_sentences * 2]
+    def check(self, sentences: list[str], passages: list[ScoredChunk]) -> GroundedAnswer:
+        """`sentences` are the answer's, as `answer_sentences` gives them."""
+        answer_sentences = sentences[: self._max_sentences * 2]
         passage_sentences: list[tuple[int, str]] = [
             (number, sentence)
             for number, hit in enumerate(passages, start=1)
-            for sentence in split_sentences(hit.chunk.text) or [hit.chunk.text]
+            for sentence in _passage_sentences(hit.chunk.text)
         ]
         if not answer_sentences or not passage_sentences:
             return GroundedAnswer(sentences=[], dropped=len(answer_sentences))
@@ -82,3 +106,8 @@ class GroundingCheck:
             if float(row[best]) >= self._min_support and len(kept) < self._max_sentences:
                 kept.append(SupportedSentence(sentence, passage_sentences[best][0], round(float(row[best]), 4)))
         return GroundedAnswer(sentences=kept, dropped=len(answer_sentences) - len(kept))
+
+
+def _passage_sentences(text: str) -> list[str]:
+    sentences = [s for s in split_sentences(text) if len(s) >= _MIN_PASSAGE_SENTENCE_CHARS]
+    return sentences or [" ".join(text.split())]
