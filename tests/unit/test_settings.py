@@ -33,6 +33,12 @@ def test_a_dimension_the_model_makes_is_accepted(settings: dict[str, object]) ->
     assert Settings(**settings).embedding_dimension == settings.get("EMBEDDING_DIMENSION", 384)  # type: ignore[arg-type]
 
 
+def test_fusion_weights_that_are_both_zero_are_refused() -> None:
+    with pytest.raises(ValidationError, match="SEARCH_VECTOR_WEIGHT and SEARCH_TEXT_WEIGHT are both 0"):
+        Settings(SEARCH_VECTOR_WEIGHT=0, SEARCH_TEXT_WEIGHT=0)  # type: ignore[call-arg]
+    assert Settings(SEARCH_TEXT_WEIGHT=0).search_text_weight == 0  # type: ignore[call-arg]
+
+
 def test_a_context_budget_smaller_than_one_chunk_is_refused() -> None:
     with pytest.raises(ValidationError, match="MAX_CONTEXT_TOKENS=50 is smaller than one chunk"):
         Settings(MAX_CONTEXT_TOKENS=50)  # type: ignore[call-arg]

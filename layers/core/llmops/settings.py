@@ -169,6 +169,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _fusion_weighs_something(self) -> Settings:
+        # Both 0 would give every fused chunk the score 0, and hybrid results would come in no meaningful order.
+        if self.search_vector_weight == 0 and self.search_text_weight == 0:
+            raise ValueError("SEARCH_VECTOR_WEIGHT and SEARCH_TEXT_WEIGHT are both 0: hybrid fusion needs one above 0")
+        return self
+
+    @model_validator(mode="after")
     def _temperature_suits_the_provider(self) -> Settings:
         # Bedrock's text models take 0 to 1 (adapters.aws.bedrock_llm checks a prompt's own temperature the same way).
         if self.llm_provider is LlmProvider.BEDROCK and self.llm_temperature > 1:
