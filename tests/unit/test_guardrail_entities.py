@@ -101,6 +101,11 @@ def test_given_a_prompt_with_an_unknown_entity_type_then_it_is_refused_at_creati
         PromptSpec.model_validate({**BODY, "guardrails": {"pii": {"entities": ["EMAIL"]}}})
 
 
+def test_given_a_prompt_with_no_entity_types_then_it_is_refused_at_creation_rather_than_checking_nothing() -> None:
+    with pytest.raises(ValidationError, match=r"pii\.entities: no entity types: .*set \"action\": \"off\""):
+        PromptSpec.model_validate({**BODY, "guardrails": {"pii": {"action": "block", "entities": []}}})
+
+
 def test_given_an_unknown_entity_type_in_guardrail_policy_then_settings_fail_at_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -177,6 +177,10 @@ class PiiPolicy(CheckPolicy):
     @field_validator("entities")
     @classmethod
     def _entity_names(cls, entities: tuple[str, ...]) -> tuple[str, ...]:
+        if not entities:
+            raise ValueError(
+                'no entity types: the check would find nothing; list the types to act on, or set "action": "off"'
+            )
         names = [_entity_name(entity) for entity in entities]
         if any(not name or name == CUSTOM_REGEX_PREFIX for name in names):
             raise ValueError(f"entity types must not be empty (a custom regex is named {CUSTOM_REGEX_PREFIX}<name>)")
