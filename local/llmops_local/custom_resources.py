@@ -1,5 +1,6 @@
 """Custom resources of the template, run as CloudFormation runs them: their function is invoked with a Create
-(a new local home) or an Update (a restored one) request, and answers at the request's ResponseURL, served here."""
+request (a new local home) or, where its properties changed since they were last applied, an Update; one whose
+properties are unchanged is not called. It answers at the request's ResponseURL, served here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any
 
 from llmops_local.deployment import Deployment
 from llmops_local.functions import LocalFunction
@@ -46,20 +47,26 @@ def response_receiver() -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
 
 
 def run_custom_resources(
-    deployment: Deployment, functions: Mapping[str, LocalFunction], request_type: Literal["Create", "Update"]
+    deployment: Deployment,
+    functions: Mapping[str, LocalFunction],
+    applied: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Each custom resource's response, by logical id; the first one that fails stops the start, with its reason."""
+    """Each called custom resource's response, by logical id; the first one that fails stops the start, with its
+    reason. `applied` holds the properties each resource was last created or updated with (None: a new stack)."""
     by_arn = {function.spec.arn: function for function in functions.values()}
     stack_id = f"arn:aws:cloudformation:{deployment.region}:{ACCOUNT_ID}:stack/{deployment.stack_name}/local"
     responses = {}
     with response_receiver() as (url, received):
         for logical, (kind, properties) in deployment.custom_resources.items():
+            previous = (applied or {}).get(logical)
+            if previous == properties:
+                continue  # CloudFormation updates a resource only when its properties change
             function = by_arn.get(str(properties["ServiceToken"]))
             if function is None:
                 raise CustomResourceFailed(f"{logical}: its ServiceToken is not a function of this template")
             request_id = str(uuid.uuid4())
             event = {
-                "RequestType": request_type,
+                "RequestType": "Create" if previous is None else "Update",
                 "ResponseURL": f"{url}/{request_id}",
                 "StackId": stack_id,
                 "RequestId": request_id,
@@ -67,9 +74,9 @@ def run_custom_resources(
                 "LogicalResourceId": logical,
                 "ResourceProperties": properties,
             }
-            if request_type == "Update":
+            if previous is not None:
                 event["PhysicalResourceId"] = logical
-                event["OldResourceProperties"] = properties
+                event["OldResourceProperties"] = dict(previous)
             function.invoke(event)
             response = received.get(request_id)
             if response is None:

@@ -6,6 +6,7 @@ Functions are not created in moto: their specs are kept for the in-process dispa
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -150,6 +151,9 @@ class LocalDeployer:
             properties[_GLOBAL_ENVIRONMENT] = self._globals.get("Environment", {}).get("Variables", {})
         return properties
 
+    def _code_dir(self, properties: Mapping[str, Any]) -> Path:
+        return (self._root / properties.get("CodeUri", self._globals.get("CodeUri", "."))).resolve()
+
     def _physical_name(self, logical: str) -> str:
         return f"{self._resolver.stack_name}-{logical}".lower()
 
@@ -163,8 +167,10 @@ class LocalDeployer:
                 self._resolver.refs[logical] = name
                 self._resolver.attributes[(logical, "Arn")] = function_arn(name, region)
                 if alias := resource.get("Properties", {}).get("AutoPublishAlias"):
-                    # SAM's published version and alias; locally every start runs the code as it is now.
-                    self._resolver.refs[f"{logical}.Version"] = f"{function_arn(name, region)}:$LATEST"
+                    # SAM publishes a new version when the code changes; locally the version is named by a digest of
+                    # the code package, so that what refers to it (a custom resource's property) changes with it.
+                    version = code_version(self._code_dir(resource.get("Properties", {})))
+                    self._resolver.refs[f"{logical}.Version"] = f"{function_arn(name, region)}:{version}"
                     self._resolver.refs[f"{logical}.Alias"] = f"{function_arn(name, region)}:{alias}"
             elif kind == "AWS::Events::Rule":
                 self._resolver.refs[logical] = name
@@ -268,7 +274,7 @@ class LocalDeployer:
             **properties.get(_GLOBAL_ENVIRONMENT, {}),
             **properties.get("Environment", {}).get("Variables", {}),
         }
-        code_dir = (self._root / properties.get("CodeUri", self._globals.get("CodeUri", "."))).resolve()
+        code_dir = self._code_dir(properties)
         spec = FunctionSpec(
             logical_id=logical,
             name=properties.get("FunctionName") or self._physical_name(logical),
@@ -325,3 +331,11 @@ class LocalDeployer:
             type=properties.get("Type", "STANDARD"),
         )["stateMachineArn"]
         self.deployment.state_machines[logical] = arn
+
+
+def code_version(code_dir: Path) -> str:
+    """A digest of a code package's files (their paths and contents): it changes exactly when the code does."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in code_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(code_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]

@@ -13,7 +13,7 @@ import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import boto3
 import requests
@@ -165,7 +165,7 @@ class LocalPlatform:
             logical: LocalFunction(spec, runtime_environment) for logical, spec in self.deployment.functions.items()
         }
         self._register_functions_with_emulator()
-        self._run_custom_resources("Update" if restored else "Create")
+        self._run_custom_resources(restored=bool(restored))
         self._start_event_sources()
         self._start_api()
         self._snapshot_thread = threading.Thread(target=self._snapshot_loop, name="local-snapshots", daemon=True)
@@ -214,18 +214,24 @@ class LocalPlatform:
                 return str(name)
         return "llmops-local"
 
-    def _run_custom_resources(self, request_type: Literal["Create", "Update"]) -> None:
+    def _run_custom_resources(self, restored: bool) -> None:
         """The template's custom resources (PromptCatalogSync publishes prompts/*.yaml), after state is restored so
-        that restored prompt versions count, as a stack update finds them."""
+        that restored prompt versions count, as a stack update finds them. As on a stack update, one whose properties
+        are what they were at the last start is not called: unchanged prompt files publish nothing, so a start does
+        not add a version on top of those published since through the API."""
         assert self.deployment is not None
         from llmops_local.custom_resources import CustomResourceFailed, run_custom_resources
 
+        record = self.config.home / "custom_resources.json"
+        applied = json.loads(record.read_text()) if restored and record.exists() else None
         try:
-            responses = run_custom_resources(self.deployment, self.functions, request_type)
+            responses = run_custom_resources(self.deployment, self.functions, applied)
         except CustomResourceFailed as error:
             raise PlatformError(f"deploying the template failed: {error}") from error
         for logical, response in responses.items():
             log.info("%s: %s", logical, ", ".join(f"{k} {v}" for k, v in response.get("Data", {}).items()) or "done")
+        current = {logical: properties for logical, (_, properties) in self.deployment.custom_resources.items()}
+        record.write_text(json.dumps(current, indent=2))
 
     def _register_functions_with_emulator(self) -> None:
         """Functions exist in the emulated Lambda service (so state machines can call them by ARN) and run here."""
