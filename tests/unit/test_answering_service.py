@@ -420,3 +420,32 @@ def test_citation_markers_go_but_an_index_in_inline_code_stays() -> None:
     assert without_markers("Read `items[1]` first [2], then ``rows[0][1]`` [1, 3].") == (
         "Read `items[1]` first, then ``rows[0][1]``."
     )
+
+
+@pytest.mark.parametrize(
+    ("reply", "kept"),
+    [
+        ("The office kitchen closes at 23:11 every weekday [1].", None),
+        ("The office kitchen closes at 18:00 every weekday [1].", "The office kitchen closes at 18:00 every weekday."),
+        ("Green tea is brewed for 2 minutes [1].", "Green tea is brewed for 2 minutes."),
+    ],
+    ids=["invented-time", "time-in-passage", "number-written-out-in-passage"],
+)
+def test_given_a_number_the_cited_passage_does_not_hold_then_the_sentence_is_not_supported(
+    embedder: OnnxMiniLmEmbedder, reply: str, kept: str | None
+) -> None:
+    index = FakeVectorIndex()
+    for name, text in (
+        ("kitchen", "The office kitchen closes at 18:00 every weekday."),
+        ("tea", "Green tea is brewed for two minutes at about 80 degrees."),
+    ):
+        index.replace_document(name, [chunk_of(name, text)], embedder.embed([text]))
+
+    answer = _service(embedder, index, FakeLanguageModel(reply=reply)).answer(
+        "When does the office kitchen close?" if "kitchen" in reply else "How long is green tea brewed?"
+    )
+
+    if kept is None:
+        assert answer.abstention is Abstention.NOT_SUPPORTED_BY_CONTEXT
+    else:
+        assert answer.grounded and answer.answer == f"{kept} [1]"

@@ -23,6 +23,16 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _MARKER = re.compile(r"\s*\[\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\]")
 # Inside `code` an index such as items[1] is code, not a citation.
 _CODE_SPAN = re.compile(r"(`+)[^`]*?\1", re.DOTALL)
+# Embeddings barely tell "closes at 18:00" from "closes at 23:11": a sentence whose numbers (times, amounts, versions,
+# dates) are not all in the passage it cites is not supported by it. A passage's "two" also counts as 2.
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+    )
+}
+_NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 # A passage's list numbers and headings ("1.", "Note:") would otherwise stand as sentences that support anything.
 _MIN_PASSAGE_SENTENCE_CHARS = 12
 
@@ -95,6 +105,10 @@ class GroundingCheck:
         vectors = self._embedder.embed(answer_sentences + [s for _, s in passage_sentences])
         answers, evidence = vectors[: len(answer_sentences)], vectors[len(answer_sentences) :]
         similarity = answers @ evidence.T
+        passage_numbers = {
+            number: _numbers(_NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group().lower()], hit.chunk.text))
+            for number, hit in enumerate(passages, start=1)
+        }
         kept: list[SupportedSentence] = []
         seen: set[str] = set()
         for row, sentence in zip(similarity, answer_sentences, strict=True):
@@ -103,11 +117,21 @@ class GroundingCheck:
             if said in seen:  # small models loop: a sentence said again adds nothing
                 continue
             seen.add(said)
-            if float(row[best]) >= self._min_support and len(kept) < self._max_sentences:
-                kept.append(SupportedSentence(sentence, passage_sentences[best][0], round(float(row[best]), 4)))
+            number = passage_sentences[best][0]
+            if (
+                float(row[best]) >= self._min_support
+                and _numbers(sentence) <= passage_numbers[number]
+                and len(kept) < self._max_sentences
+            ):
+                kept.append(SupportedSentence(sentence, number, round(float(row[best]), 4)))
         return GroundedAnswer(sentences=kept, dropped=len(answer_sentences) - len(kept))
 
 
 def _passage_sentences(text: str) -> list[str]:
     sentences = [s for s in split_sentences(text) if len(s) >= _MIN_PASSAGE_SENTENCE_CHARS]
     return sentences or [" ".join(text.split())]
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers in a text, thousands separators aside ("1,000" is 1000; "3.11" and "18:00" stay as they are)."""
+    return {re.sub(r",(?=\d{3}\b)", "", number) for number in _NUMBER.findall(text)}
