@@ -7,6 +7,8 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from llmops.domain.models import SearchMode
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
 from llmops_local.documents import (
     KeyClashError,
@@ -190,10 +193,20 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _ask(endpoints: PlatformEndpoints, question: str, top_k: int | None = None) -> dict[str, Any]:
+def _ask(
+    endpoints: PlatformEndpoints,
+    question: str,
+    top_k: int | None = None,
+    *,
+    mode: SearchMode | None = None,
+    prompt: str | None = None,
+    prompt_version: str | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"question": question}
-    if top_k is not None:  # 0 too: the API refuses it, rather than the default k answering unasked
-        body["top_k"] = top_k
+    # Only the options given, and each as given (a top_k of 0, an empty prompt name): the API refuses what it cannot
+    # use, rather than its default answering unasked.
+    chosen = {"top_k": top_k, "mode": mode, "prompt": prompt, "prompt_version": prompt_version}
+    body.update({field: value for field, value in chosen.items() if value is not None})
     try:
         response = requests.post(f"{endpoints.api_url}/query", json=body, timeout=ANSWER_TIMEOUT_S)
     except requests.Timeout as error:
@@ -213,6 +226,12 @@ def _print_answer(answer: dict[str, Any]) -> None:
     colour = "green" if answer["grounded"] else "yellow"
     why = f"  [dim]({answer['abstention'].replace('_', ' ')})[/dim]" if answer.get("abstention") else ""
     console.print(f"[bold {colour}]A:[/bold {colour}] {escape(answer['answer'])}{why}")
+    for hit in answer.get("guardrails", []):  # a redacted e-mail, a flagged question: said, never silent
+        found = f" {escape(', '.join(hit['categories']))}" if hit.get("categories") else ""
+        console.print(
+            f"   [yellow]guardrail:[/yellow] {hit['check']} {hit['action']} ({hit['stage']}, score {hit['score']:.2f})"
+            f"{found}"
+        )
     for citation in answer["citations"]:
         page = f", page {citation['page']}" if citation.get("page") else ""
         console.print(
@@ -231,13 +250,22 @@ def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
     home: HomeOption,
     top_k: Annotated[int | None, typer.Option(help="How many chunks to retrieve.")] = None,
+    mode: Annotated[
+        SearchMode | None, typer.Option(help="How chunks are retrieved (default: SEARCH_MODE).", case_sensitive=False)
+    ] = None,
+    prompt: Annotated[
+        str | None, typer.Option(help="Catalog prompt to answer with (default: ANSWER_PROMPT_NAME).")
+    ] = None,
+    prompt_version: Annotated[
+        str | None, typer.Option(help="The prompt's version: a number or an alias (default: ANSWER_PROMPT_REF).")
+    ] = None,
     aws_port: AwsPortOption = 4566,
     api_port: ApiPortOption = 3000,
 ) -> None:
     """Ask a question; the answer cites the documents it rests on, or says "I don't know"."""
     _quiet_libraries()
     with platform_endpoints(home, aws_port, api_port) as endpoints:
-        _print_answer(_ask(endpoints, question, top_k))
+        _print_answer(_ask(endpoints, question, top_k, mode=mode, prompt=prompt, prompt_version=prompt_version))
 
 
 @app.command()
@@ -250,7 +278,7 @@ def docs(
 ) -> None:
     """List documents with their status, chunk count and failure reason (GET /documents)."""
     _quiet_libraries()
-    with platform_endpoints(home, aws_port, api_port) as endpoints:
+    with platform_endpoints(home, aws_port, api_port) as endpoints, _api_errors():
         records = list_documents(endpoints, status, prefix)
     _print_documents(records)
 
@@ -279,7 +307,7 @@ def redrive_command(
 ) -> None:
     """Move dead-lettered ingestion messages back to the ingest queue (POST /documents/redrive)."""
     _quiet_libraries()
-    with platform_endpoints(home, aws_port, api_port) as endpoints:
+    with platform_endpoints(home, aws_port, api_port) as endpoints, _api_errors():
         result = redrive(endpoints, limit)
     console.print(f"Re-drove {result['moved']} message(s); {result['remaining']} left in the dead-letter queue.")
 
@@ -312,6 +340,16 @@ def _message_of(response: requests.Response) -> str:
         return str(response.json().get("message", response.text))
     except (ValueError, AttributeError):
         return response.text
+
+
+@contextmanager
+def _api_errors() -> Iterator[None]:
+    """An error the API answers to a documents.py call (raise_for_status) ends the command as `ask` does: its status
+    and message on one line, not a traceback."""
+    try:
+        yield
+    except requests.HTTPError as error:
+        fail(f"{error.response.status_code}: {_message_of(error.response)}", error)
 
 
 def _api(endpoints: PlatformEndpoints, method: str, path: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Annotated, Any
@@ -123,6 +124,8 @@ def _print_version(found: dict[str, Any]) -> None:
     console.print(Text(f"variables: {', '.join(found['variables']) or '(none)'}"))
     parameters = {k: v for k, v in found["parameters"].items() if v not in (None, [])}
     console.print(Text(f"parameters: {parameters or '(platform settings)'}"))
+    if found.get("guardrails") is not None:  # its overrides of the platform's guardrail policy, as published
+        console.print(Text(f"guardrails: {json.dumps(found['guardrails'], separators=(',', ':'))}"))
     for label, text in (("system", found["system_template"]), ("user", found["user_template"])):
         console.print(Text(label, style="bold"))
         console.print(Text(text))

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json as jsonlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
+import requests
 from rich.console import Console
+from typer.testing import CliRunner
 
 from llmops_local import cli
 
@@ -67,3 +75,107 @@ def test_llmops_docs_on_80_columns_shows_whole_keys_and_whole_reasons_as_written
     assert any("documents/refunds.md" in line and "indexed" in line and "518" in line for line in lines)
     table_end = next(index for index, line in enumerate(lines) if line.startswith("└"))
     assert " ".join(lines[table_end + 1 :]).split() == reason.split()  # the key once, then the reason, as written
+
+
+def test_guardrail_hits_on_the_question_and_the_answer_are_printed_one_line_each_after_the_answer() -> None:
+    hits = [
+        {"check": "pii", "stage": "input", "action": "redact", "score": 1.0, "categories": ["EMAIL_ADDRESS", "[x]"]},
+        {"check": "toxicity", "stage": "output", "action": "flag", "score": 0.912, "categories": []},
+    ]
+    with cli.console.capture() as captured:
+        cli._print_answer(_answer(guardrails=hits))
+    lines = captured.get().splitlines()
+
+    answer = next(index for index, line in enumerate(lines) if line.startswith("A:"))
+    assert [line.strip() for line in lines[answer + 1 : answer + 3]] == [
+        "guardrail: pii redact (input, score 1.00) EMAIL_ADDRESS, [x]",
+        "guardrail: toxicity flag (output, score 0.91)",
+    ]
+
+
+def test_an_answer_without_guardrail_hits_prints_no_guardrail_line() -> None:
+    with cli.console.capture() as captured:
+        cli._print_answer(_answer(guardrails=[]))
+
+    assert "guardrail" not in captured.get()
+
+
+class _Api:
+    """The API of a running platform, as far as these commands use it: every request is answered with `status` and
+    `payload`, and kept in `sent`."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.payload: dict[str, Any] = {}
+        self.sent: list[dict[str, Any]] = []
+
+    def answer(self, url: str, **request: Any) -> requests.Response:
+        self.sent.append({"url": url, **request})
+        response = requests.Response()
+        response.status_code = self.status
+        response._content = jsonlib.dumps(self.payload).encode()
+        return response
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> _Api:
+    fake = _Api()
+
+    @contextmanager
+    def endpoints(*_: Any) -> Iterator[SimpleNamespace]:
+        yield SimpleNamespace(api_url="http://api.invalid")
+
+    monkeypatch.setattr(cli, "platform_endpoints", endpoints)
+    monkeypatch.setattr(requests, "get", fake.answer)
+    monkeypatch.setattr(requests, "post", fake.answer)
+    return fake
+
+
+STATUS_REFUSED = "query.status: Input should be 'queued', 'processing', 'indexed', 'failed' or 'deleted' [enum]"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "status", "message"),
+    [(["docs", "--status", "bogus"], 422, STATUS_REFUSED), (["redrive", "--limit", "5"], 500, "Internal error")],
+    ids=["docs", "redrive"],
+)
+def test_given_an_api_error_then_docs_and_redrive_print_its_message_on_one_line_and_exit_1_without_a_traceback(
+    api: _Api, tmp_path: Path, arguments: list[str], status: int, message: str
+) -> None:
+    api.status, api.payload = status, {"message": message}
+
+    result = CliRunner().invoke(cli.app, [*arguments, "--home", str(tmp_path)])
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # not the HTTPError
+    assert result.stderr == f"{status}: {message}\n"
+    assert result.stdout == ""
+
+
+def test_given_documents_then_docs_lists_those_of_the_status_asked_for(api: _Api, tmp_path: Path) -> None:
+    record = {"source_key": "documents/a.md", "status": "indexed", "chunk_count": 2, "updated_at": "2026-11-22T00:48"}
+    api.payload = {"documents": [record], "next_cursor": None}
+
+    result = CliRunner().invoke(cli.app, ["docs", "--status", "indexed", "--home", str(tmp_path)])
+
+    assert result.exit_code == 0 and "documents/a.md" in result.stdout
+    assert [request["params"] for request in api.sent] == [{"limit": "200", "status": "indexed"}]
+
+
+def test_ask_sends_the_prompt_its_version_and_the_search_mode_only_when_given(api: _Api, tmp_path: Path) -> None:
+    api.payload = _answer(guardrails=[])
+    ask = ["ask", "Where is it?", "--home", str(tmp_path)]
+
+    plain = CliRunner().invoke(cli.app, ask)
+    chosen = CliRunner().invoke(
+        cli.app, [*ask, "--prompt", "rag-terse", "--prompt-version", "staging", "--mode", "TEXT"]
+    )
+    numbered = CliRunner().invoke(cli.app, [*ask, "--prompt-version", "3"])
+    refused = CliRunner().invoke(cli.app, [*ask, "--mode", "fuzzy"])
+
+    assert plain.exit_code == chosen.exit_code == numbered.exit_code == 0
+    assert [request["json"] for request in api.sent] == [
+        {"question": "Where is it?"},
+        {"question": "Where is it?", "mode": "text", "prompt": "rag-terse", "prompt_version": "staging"},
+        {"question": "Where is it?", "prompt_version": "3"},
+    ]
+    assert refused.exit_code == 2  # not a mode: refused before the API is asked

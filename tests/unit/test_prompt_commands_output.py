@@ -125,6 +125,25 @@ def test_prompts_show_version_prints_templates_and_refusal_as_written(console: C
     assert "refusal I don't know [yet]." in printed
 
 
+def test_prompts_show_version_prints_its_guardrail_policy_as_compact_json_only_when_it_has_one(
+    console: Console,
+) -> None:
+    spec = {
+        "variables": [],
+        "parameters": {},
+        "system_template": "",
+        "user_template": "{question}",
+        "refusal": "No.",
+    }
+    guarded = _version(2, guardrails={"pii": {"action": "block", "entities": ["EMAIL_ADDRESS"]}}, **spec)
+
+    lines = _printed_lines(console, prompt_commands._print_version, guarded)
+    unguarded = _printed_lines(console, prompt_commands._print_version, _version(1, guardrails=None, **spec))
+
+    assert 'guardrails: {"pii":{"action":"block","entities":["EMAIL_ADDRESS"]}}' in lines
+    assert not any(line.startswith("guardrails") for line in unguarded)
+
+
 MARKUP_LIKE_ERROR = "user_template: unknown placeholder in '[INST] {question} [/INST]' [type=value_error]"
 
 
