@@ -44,7 +44,7 @@ VersionText = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator
 class QueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field must not be dropped silently
     question: Question
-    top_k: int | None = Field(default=None, ge=1, le=50)
+    top_k: int | None = Field(default=None, ge=1, le=50, strict=True)  # true or "5" is a client's mistake
     mode: SearchMode | None = Field(default=None, description="vector, text or hybrid (default: SEARCH_MODE).")
     filters: SearchFilters | None = None
     prompt: str | None = Field(
@@ -61,7 +61,7 @@ FusionWeight = Annotated[float | None, Field(ge=0, le=MAX_FUSION_WEIGHT, allow_i
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field must not be dropped silently
     query: Question
-    top_k: int = Field(default=10, ge=1, le=MAX_TOP_K)
+    top_k: int = Field(default=10, ge=1, le=MAX_TOP_K, strict=True)
     mode: SearchMode | None = None
     filters: SearchFilters | None = None
     vector_weight: FusionWeight = Field(default=None, description="Hybrid fusion weight of k-NN results.")

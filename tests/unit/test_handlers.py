@@ -369,6 +369,8 @@ def _search(body: dict[str, Any]) -> dict[str, Any]:
             "body.vector_weight: Input should be a finite number",
         ),
         ({"query": "indentation", "vector_weight": 1e308, "text_weight": 1e308}, "less than or equal to 1000000"),
+        ({"query": "indentation", "top_k": True}, "body.top_k: Input should be a valid integer"),
+        ({"query": "indentation", "top_k": "5"}, "body.top_k: Input should be a valid integer"),
     ],
 )
 def test_search_handler_refuses_a_request_that_cannot_rank_or_filter_as_asked(
