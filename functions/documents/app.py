@@ -58,6 +58,13 @@ def index_admin() -> IndexAdmin:
     return build_index_admin(settings())
 
 
+class UnknownQueryParameter(ValueError):
+    pass
+
+
+_LIST_PARAMETERS = frozenset({"status", "prefix", "limit", "cursor"})
+
+
 @app.get("/documents")
 @tracer.capture_method
 def list_documents(
@@ -66,6 +73,12 @@ def list_documents(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> DocumentList:
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - _LIST_PARAMETERS)
+    if unknown:  # a misspelt ?stauts=failed would list every document as if it were the answer
+        raise UnknownQueryParameter(
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"accepted: {', '.join(sorted(_LIST_PARAMETERS))}"
+        )
     page = catalog().list(status=status, prefix=prefix, limit=limit, cursor=cursor)
     return DocumentList(documents=page.records, next_cursor=page.next_cursor)
 
@@ -117,6 +130,11 @@ def nothing_to_roll_back(error: NothingToRollBack) -> Response[dict[str, Any]]:
 @app.exception_handler(DocumentNotFound)
 def not_found(error: DocumentNotFound) -> Response[dict[str, Any]]:
     return error_response(404, error)
+
+
+@app.exception_handler(UnknownQueryParameter)
+def unknown_query_parameter(error: UnknownQueryParameter) -> Response[dict[str, Any]]:
+    return error_response(422, error)
 
 
 @app.exception_handler(InvalidCursor)

@@ -97,12 +97,7 @@ def test_the_cursors_a_listing_hands_out_take_it_through_every_page(
     assert sorted(keys) == sorted(expected)
 
 
-def test_get_documents_answers_400_for_a_cursor_it_did_not_hand_out(
-    registry: DynamoDbDocumentRegistry, monkeypatch: pytest.MonkeyPatch, handler_env: None
-) -> None:
-    module = load_handler_module("documents")
-    monkeypatch.setattr(module, "catalog", lambda: DocumentCatalog(registry, Mock()))
-    query = {"status": "indexed", "cursor": "eyJkb2N1bWVudF9pZCI6IngifQ=="}
+def _list_documents(module: Any, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
     event = {
         "resource": "/documents",
         "path": "/documents",
@@ -120,10 +115,31 @@ def test_get_documents_answers_400_for_a_cursor_it_did_not_hand_out(
     context = LocalLambdaContext(
         function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
     )
-
     response = module.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
 
-    assert response["statusCode"] == 400
-    assert json.loads(response["body"])["message"] == (
-        "invalid pagination cursor: pass back the next_cursor of a previous page"
-    )
+
+def test_get_documents_answers_400_for_a_cursor_it_did_not_hand_out(
+    registry: DynamoDbDocumentRegistry, monkeypatch: pytest.MonkeyPatch, handler_env: None
+) -> None:
+    module = load_handler_module("documents")
+    monkeypatch.setattr(module, "catalog", lambda: DocumentCatalog(registry, Mock()))
+
+    status, body = _list_documents(module, {"status": "indexed", "cursor": "eyJkb2N1bWVudF9pZCI6IngifQ=="})
+
+    assert status == 400
+    assert body["message"] == "invalid pagination cursor: pass back the next_cursor of a previous page"
+
+
+def test_get_documents_refuses_a_misspelt_query_parameter_instead_of_listing_everything(
+    registry: DynamoDbDocumentRegistry, monkeypatch: pytest.MonkeyPatch, handler_env: None
+) -> None:
+    module = load_handler_module("documents")
+    listings: list[dict[str, Any]] = []
+    monkeypatch.setattr(module, "catalog", lambda: Mock(list=lambda **kwargs: listings.append(kwargs)))
+
+    status, body = _list_documents(module, {"stauts": "failed", "limt": "1", "prefix": "documents/"})
+
+    assert status == 422
+    assert body["message"] == "unknown query parameters 'limt', 'stauts'; accepted: cursor, limit, prefix, status"
+    assert listings == []
