@@ -428,8 +428,9 @@ def test_citation_markers_go_but_an_index_in_inline_code_stays() -> None:
         ("The office kitchen closes at 23:11 every weekday [1].", None),
         ("The office kitchen closes at 18:00 every weekday [1].", "The office kitchen closes at 18:00 every weekday."),
         ("Green tea is brewed for 2 minutes [1].", "Green tea is brewed for 2 minutes."),
+        ("3. Green tea is brewed for 2 minutes [1].", "3. Green tea is brewed for 2 minutes."),
     ],
-    ids=["invented-time", "time-in-passage", "number-written-out-in-passage"],
+    ids=["invented-time", "time-in-passage", "number-written-out-in-passage", "numbered-list-item"],
 )
 def test_given_a_number_the_cited_passage_does_not_hold_then_the_sentence_is_not_supported(
     embedder: OnnxMiniLmEmbedder, reply: str, kept: str | None

@@ -33,6 +33,7 @@ _NUMBER_WORDS = {
     )
 }
 _NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^(?:\d{1,2}[.)]|[-*\u2022])\s+")  # "2. Run it": the answer's own numbering, not a claim
 # A passage's list numbers and headings ("1.", "Note:") would otherwise stand as sentences that support anything.
 _MIN_PASSAGE_SENTENCE_CHARS = 12
 
@@ -120,7 +121,7 @@ class GroundingCheck:
             number = passage_sentences[best][0]
             if (
                 float(row[best]) >= self._min_support
-                and _numbers(sentence) <= passage_numbers[number]
+                and _numbers(_LIST_ITEM.sub("", sentence)) <= passage_numbers[number]
                 and len(kept) < self._max_sentences
             ):
                 kept.append(SupportedSentence(sentence, number, round(float(row[best]), 4)))
