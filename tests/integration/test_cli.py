@@ -11,9 +11,9 @@ import pytest
 
 from llmops_local.platform import free_port
 
-NOTE = (
-    "# Glassblowing\n\nThe studio's annealing oven cools finished glass from 510 degrees Celsius over twelve hours.\n"
-)
+# "12 hours" in digits: from "twelve hours" the packaged SmolLM2-135M answers "around 2 hours", which the grounding
+# check rightly declines (the number is not in the passage), and the answer would then cite nothing.
+NOTE = "# Glassblowing\n\nThe studio's annealing oven cools finished glass from 510 degrees Celsius over 12 hours.\n"
 
 
 def _llmops(home: Path, project_root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
