@@ -116,6 +116,30 @@ def test_given_a_toxic_insult_then_the_question_is_blocked_by_the_toxicity_check
     assert verdict.message is not None and "toxicity guardrail" in verdict.message
 
 
+def test_the_local_toxicity_model_scores_swearing_so_a_mild_oath_is_blocked_unless_toxicity_is_flagged(
+    guardrails: Guardrails,
+) -> None:
+    # What the README says of alt-profanity-check: a known limit of the packaged model, kept visible.
+    question = "What the hell is a lambda?"
+
+    blocked = guardrails.check_input(question)
+    flagged = guardrails.check_input(question, {"toxicity": "flag"})
+
+    assert blocked.blocked_by is GuardrailCheck.TOXICITY and blocked.hits[0].score > 0.8
+    assert not flagged.blocked and [hit.action for hit in flagged.hits] == [GuardrailAction.FLAG]
+
+
+def test_presidio_passes_the_well_known_sample_ssns_and_redacts_another(guardrails: Guardrails) -> None:
+    # What the README tells users who try redaction with a textbook number.
+    sample = guardrails.check_input("My SSN is 123-45-6789.")
+    woolworth = guardrails.check_input("My SSN is 078-05-1120.")
+    other = guardrails.check_input("My SSN is 536-22-1234.")
+
+    assert sample.text == "My SSN is 123-45-6789."
+    assert woolworth.text == "My SSN is <PHONE_NUMBER>."
+    assert other.text == "My SSN is <US_SSN>."
+
+
 def test_given_an_ordinary_question_then_it_passes_untouched_after_every_check(guardrails: Guardrails) -> None:
     verdict = guardrails.check_input(ORDINARY)
 
