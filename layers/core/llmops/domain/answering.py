@@ -311,9 +311,11 @@ class QuestionAnsweringService:
         room = budget - self._tokens(_header(1, first))
         kept: list[str] = []
         for sentence in split_sentences(first.chunk.text):
-            if self._tokens(" ".join([*kept, sentence])) > room:
+            tokens = self._tokens(sentence)  # BERT word pieces never span a space: joined sentences add up
+            if tokens > room:
                 break
             kept.append(sentence)
+            room -= tokens
         if not kept:
             return []
         text = " ".join(kept)

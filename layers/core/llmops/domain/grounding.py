@@ -1,8 +1,9 @@
 """Grounding check: keep only the sentences of a generated answer that the retrieved passages support.
 
 Small models do not refuse by themselves and drift from their context. Each answer sentence is compared (by
-embedding similarity) with every sentence of the passages it was given; supported sentences are kept and cite
-the passage that supports them best, the rest are dropped. An answer with no supported sentence is declined.
+embedding similarity) with every sentence of the passages it was given; a sentence is supported when it is similar
+enough to one of them and its numbers are all in that one's passage. Supported sentences are kept and cite the
+passage that supports them best, the rest are dropped. An answer with no supported sentence is declined.
 """
 
 from __future__ import annotations
