@@ -223,7 +223,7 @@ class LocalPlatform:
         from llmops_local.custom_resources import CustomResourceFailed, run_custom_resources
 
         record = self.config.home / "custom_resources.json"
-        applied = json.loads(record.read_text()) if restored and record.exists() else None
+        applied = self._applied_custom_resources(record) if restored else None
         try:
             responses = run_custom_resources(self.deployment, self.functions, applied)
         except CustomResourceFailed as error:
@@ -231,7 +231,22 @@ class LocalPlatform:
         for logical, response in responses.items():
             log.info("%s: %s", logical, ", ".join(f"{k} {v}" for k, v in response.get("Data", {}).items()) or "done")
         current = {logical: properties for logical, (_, properties) in self.deployment.custom_resources.items()}
-        record.write_text(json.dumps(current, indent=2))
+        temporary = record.with_suffix(".tmp")
+        temporary.write_text(json.dumps(current, indent=2))
+        temporary.replace(record)
+
+    @staticmethod
+    def _applied_custom_resources(record: Path) -> dict[str, Any] | None:
+        """The properties the custom resources were last applied with; None where unknown, so each is created again
+        (a sync that publishes only prompt files that differ from their latest version)."""
+        try:
+            applied = json.loads(record.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            log.warning("%s is unreadable (%s); the custom resources run as on a new stack", record, error)
+            return None
+        return applied if isinstance(applied, dict) else None
 
     def _register_functions_with_emulator(self) -> None:
         """Functions exist in the emulated Lambda service (so state machines can call them by ARN) and run here."""

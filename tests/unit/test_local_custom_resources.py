@@ -10,6 +10,7 @@ import pytest
 from llmops_local.custom_resources import CustomResourceFailed, run_custom_resources
 from llmops_local.deployment import Deployment, FunctionSpec, code_version
 from llmops_local.functions import LocalFunction
+from llmops_local.platform import LocalPlatform
 
 # The custom resource's handler lives in the layer, not in its code package (the prompt files), as Lambda finds it.
 SYNC_HANDLER = "llmops.entrypoints.prompt_catalog_sync.lambda_handler"
@@ -122,3 +123,13 @@ def test_a_published_function_version_changes_exactly_when_its_code_does(tmp_pat
     assert code_version(tmp_path) == first
     (tmp_path / "greet.yaml").write_text("name: greet\nauthor: ana\nuser: hello there\n")
     assert code_version(tmp_path) != first
+
+
+def test_an_unreadable_record_of_applied_properties_makes_the_start_create_the_resources_again(tmp_path: Path) -> None:
+    record = tmp_path / "custom_resources.json"
+    record.write_text('{"PromptCatalogSync": {"Alias": "pr')  # cut short
+
+    assert LocalPlatform._applied_custom_resources(record) is None
+    assert LocalPlatform._applied_custom_resources(tmp_path / "absent.json") is None
+    record.write_text(json.dumps(EARLIER))
+    assert LocalPlatform._applied_custom_resources(record) == EARLIER
