@@ -12,7 +12,7 @@ from llmops.domain.chunking import Chunker
 from llmops.domain.errors import InvalidPrompt, InvalidQuestion
 from llmops.domain.grounding import without_markers
 from llmops.domain.guardrails import Guardrails
-from llmops.domain.models import Abstention, Chunk, ExtractedDocument, Section
+from llmops.domain.models import Abstention, ExtractedDocument, Section
 from llmops.domain.prompts import PromptCatalog, PromptSpec
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops.ports import LanguageModel, PiiSpan
@@ -68,6 +68,15 @@ def _answer_prompt(**fields: Any) -> PromptSpec:
         "variables": ("context", "question"),
     }
     return PromptSpec(**(values | fields))
+
+
+def _index_of(embedder: OnnxMiniLmEmbedder, *passages: tuple[str, str] | tuple[str, str, int]) -> FakeVectorIndex:
+    """An index of one-chunk documents: (name, text) or (name, text, token count)."""
+    index = FakeVectorIndex()
+    for name, text, *tokens in passages:
+        chunk = chunk_of(name, text, **({"token_count": tokens[0]} if tokens else {}))
+        index.replace_document(name, [chunk], embedder.embed([text]))
+    return index
 
 
 def test_given_relevant_context_then_the_answer_cites_the_source_it_used(
@@ -245,8 +254,7 @@ def test_given_an_email_address_across_the_excerpt_cut_then_no_part_of_it_is_ret
     )
     text += "Refunds go back to the card that paid. " * 2
     assert text.index("@") < 300 < text.index(".com")  # the cut falls inside the address
-    index = FakeVectorIndex()
-    index.replace_document("refunds", [chunk_of("refunds", text)], embedder.embed([text]))
+    index = _index_of(embedder, ("refunds", text))
     service = _service(
         embedder,
         index,
@@ -267,8 +275,7 @@ def test_given_a_source_passage_a_blocking_check_stops_then_its_excerpt_is_withh
     embedder: OnnxMiniLmEmbedder,
 ) -> None:
     text = "Refunds are processed within fourteen days of the request. Questions go to refunds@example.com."
-    index = FakeVectorIndex()
-    index.replace_document("refunds", [chunk_of("refunds", text)], embedder.embed([text]))
+    index = _index_of(embedder, ("refunds", text))
     catalog = PromptCatalog(FakePromptStore())
     catalog.publish("rag-answer", _answer_prompt(guardrails={"pii": "block"}))
     llm = FakeLanguageModel(reply="Refunds are processed within fourteen days of the request [1].")
@@ -303,8 +310,7 @@ def test_given_an_abbreviation_before_a_capital_then_the_sentence_stays_whole_wi
     embedder: OnnxMiniLmEmbedder,
 ) -> None:
     text = "Refund forms go to Dr. Smith at the front desk, who signs them the same day."
-    index = FakeVectorIndex()
-    index.replace_document("refunds", [chunk_of("refunds", text)], embedder.embed([text]))
+    index = _index_of(embedder, ("refunds", text))
     llm = FakeLanguageModel(reply="Refund forms go to Dr. Smith at the front desk [1].")
 
     answer = _service(embedder, index, llm).answer("Who takes refund forms?")
@@ -314,8 +320,7 @@ def test_given_an_abbreviation_before_a_capital_then_the_sentence_stays_whole_wi
 
 def test_given_a_one_word_answer_then_the_support_threshold_decides_it(embedder: OnnxMiniLmEmbedder) -> None:
     text = "The capital of France is Paris."
-    index = FakeVectorIndex()
-    index.replace_document("france", [chunk_of("france", text)], embedder.embed([text]))
+    index = _index_of(embedder, ("france", text))
     llm = FakeLanguageModel(reply="Paris [1].")
 
     answer = _service(embedder, index, llm, min_answer_support=0.5).answer("What is the capital of France?")
@@ -335,10 +340,6 @@ def test_given_an_answer_with_a_caveat_then_the_answer_stands_without_the_caveat
     assert answer.answer == "Green tea is brewed at about 80 degrees Celsius for two minutes. [1]"
 
 
-def _passage(name: str, sentence: str, tokens: int, embedder: OnnxMiniLmEmbedder) -> tuple[list[Chunk], Any]:
-    return [chunk_of(name, sentence, token_count=tokens)], embedder.embed([sentence])
-
-
 def test_given_a_passage_too_long_for_what_is_left_then_later_shorter_ones_still_fill_the_budget(
     embedder: OnnxMiniLmEmbedder,
 ) -> None:
@@ -350,9 +351,7 @@ def test_given_a_passage_too_long_for_what_is_left_then_later_shorter_ones_still
     ]
     similarity = embedder.embed(candidates) @ embedder.embed([question])[0]
     first, longer, shorter = (candidates[i] for i in similarity.argsort()[::-1])
-    index = FakeVectorIndex()
-    for name, sentence, tokens in (("first", first, 300), ("longer", longer, 250), ("shorter", shorter, 100)):
-        index.replace_document(name, *_passage(name, sentence, tokens, embedder))
+    index = _index_of(embedder, ("first", first, 300), ("longer", longer, 250), ("shorter", shorter, 100))
     llm = FakeLanguageModel(reply="Python groups statements by indentation [1].")
 
     _service(embedder, index, llm, max_context_tokens=500).answer(question, top_k=3)
@@ -368,8 +367,7 @@ def test_given_a_passage_longer_than_the_whole_budget_then_its_leading_whole_sen
     sentences = [f"Python groups the statements of block number {n} by their indentation." for n in range(1, 41)]
     text = " ".join(sentences)  # a chunk made when CHUNK_MAX_TOKENS was higher
     tokens = len(embedder.tokenizer.encode(text).ids)
-    index = FakeVectorIndex()
-    index.replace_document("old", [chunk_of("old", text, token_count=tokens)], embedder.embed([text]))
+    index = _index_of(embedder, ("old", text, tokens))
     llm = FakeLanguageModel(reply="Python groups statements by indentation [1].")
 
     _service(embedder, index, llm, max_context_tokens=100).answer("How does Python group statements?")
@@ -435,12 +433,11 @@ def test_citation_markers_go_but_an_index_in_inline_code_stays() -> None:
 def test_given_a_number_the_cited_passage_does_not_hold_then_the_sentence_is_not_supported(
     embedder: OnnxMiniLmEmbedder, reply: str, kept: str | None
 ) -> None:
-    index = FakeVectorIndex()
-    for name, text in (
+    index = _index_of(
+        embedder,
         ("kitchen", "The office kitchen closes at 18:00 every weekday."),
         ("tea", "Green tea is brewed for two minutes at about 80 degrees."),
-    ):
-        index.replace_document(name, [chunk_of(name, text)], embedder.embed([text]))
+    )
 
     answer = _service(embedder, index, FakeLanguageModel(reply=reply)).answer(
         "When does the office kitchen close?" if "kitchen" in reply else "How long is green tea brewed?"
