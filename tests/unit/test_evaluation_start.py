@@ -90,7 +90,7 @@ def test_a_run_whose_workflow_cannot_start_is_recorded_failed_with_the_reason_no
     ("request_", "reason"),
     [
         ({"prompt": "rag-answer@0"}, "version 0 is out of range"),
-        ({"prompt": "rag-answer@-1"}, "alias '-1' is not a slug"),
+        ({"prompt": "rag-answer@-1"}, "version -1 is out of range"),
         ({"prompt": "RAG@prod"}, "RAG"),
         ({"prompt": "rag-answer@²"}, "alias '²' is not a slug"),  # '²'.isdigit() is true, and int() refuses it
         ({"weights": {"cost": float("inf")}}, "ranking weights must be finite numbers up to 1,000,000"),

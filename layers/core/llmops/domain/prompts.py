@@ -54,6 +54,7 @@ ALIAS_PATTERN = NAME_PATTERN  # a letter first, so an alias is never mistaken fo
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
 _VARIABLE = re.compile(VARIABLE_PATTERN)
+_VERSION_NUMBER = re.compile(r"^-?[0-9]+$")
 
 VersionRef = int | str
 """A version number (or its digits), an alias, or `latest`."""
@@ -294,7 +295,8 @@ def check_alias(alias: str) -> str:
 
 def parse_ref(ref: VersionRef) -> int | str:
     """A version number, or an alias name (`latest` included)."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
+    # "-1" is a version number gone wrong, not an alias name: the out-of-range message says what is wrong.
+    if isinstance(ref, int) or (isinstance(ref, str) and _VERSION_NUMBER.match(ref)):
         number = int(ref)
         if not 1 <= number <= MAX_VERSION:
             raise InvalidPrompt(f"version {number} is out of range (1 to {MAX_VERSION})")
