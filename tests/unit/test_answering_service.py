@@ -447,3 +447,47 @@ def test_given_a_number_the_cited_passage_does_not_hold_then_the_sentence_is_not
         assert answer.abstention is Abstention.NOT_SUPPORTED_BY_CONTEXT
     else:
         assert answer.grounded and answer.answer == f"{kept} [1]"
+
+
+def test_given_a_reply_with_a_list_and_paragraphs_then_the_kept_sentences_keep_that_layout(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    index = _index_of(
+        embedder,
+        (
+            "passwords",
+            "To reset a password, open the staff portal and click the Forgot password link. The link is at the "
+            "bottom of the sign-in page. A reset link is sent to your work e-mail address within five minutes.",
+        ),
+    )
+    reply = (
+        "1. Open the staff portal and click the Forgot password link [1].\n"
+        "2. The link is at the\nbottom of the sign-in page [1].\n"  # a line wrapped inside an item
+        "3. The reset link is sent by carrier pigeon.\n\n"
+        "A reset link reaches your work e-mail address within five minutes [1]."
+    )
+
+    answer = _service(embedder, index, FakeLanguageModel(reply=reply)).answer("How do I reset my password?")
+
+    assert answer.answer == (
+        "1. Open the staff portal and click the Forgot password link. [1]\n"
+        "2. The link is at the bottom of the sign-in page. [1]\n\n"  # the dropped item's break gives way
+        "A reset link reaches your work e-mail address within five minutes. [1]"
+    )
+
+
+def test_given_a_fenced_code_block_then_it_is_kept_verbatim_with_its_citation_after_the_closing_fence(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    code = "```python\nitems = ['a', 'b']\nprint(items[1])\n```"
+    index = _index_of(
+        embedder,
+        ("lists", f"To print the second item of a list, index it from zero. For example:\n\n{code}\n\nThis prints b."),
+    )
+    reply = f"Index the list from zero [1]:\n\n{code}\n\nThis prints b [1]."
+
+    answer = _service(embedder, index, FakeLanguageModel(reply=reply)).answer(
+        "How do I print the second item of a list?"
+    )
+
+    assert f"{code}\n[1]\n\nThis prints b. [1]" in answer.answer

@@ -192,10 +192,10 @@ class QuestionAnsweringService:
         )
         text = generation.text.strip()
         sentences = answer_sentences(text)
-        if not sentences or _is_refusal(sentences[0]) or _says(text, rendered.refusal):
+        if not sentences or _is_refusal(sentences[0].text) or _says(text, rendered.refusal):
             return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED, rendered, llm, hits)
         # A caveat after an answer ("The context does not mention black tea.") is not evidence: the rest stands.
-        grounded = self._grounding.check([s for s in sentences if not _is_refusal(s)], passages)
+        grounded = self._grounding.check([s for s in sentences if not _is_refusal(s.text)], passages)
         if not grounded.sentences:
             logger.info("Answer not supported by its context; declining", extra={"answer": text})
             return self._declined(

@@ -3,12 +3,14 @@
 Small models do not refuse by themselves and drift from their context. Each answer sentence is compared (by
 embedding similarity) with every sentence of the passages it was given; a sentence is supported when it is similar
 enough to one of them and its numbers are all in that one's passage. Supported sentences are kept and cite the
-passage that supports them best, the rest are dropped. An answer with no supported sentence is declined.
+passage that supports them best, the rest are dropped. An answer with no supported sentence is declined. The kept
+sentences keep the reply's layout: its paragraphs, list items and fenced code blocks.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +36,13 @@ _NUMBER_WORDS = {
     )
 }
 _NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
-_LIST_ITEM = re.compile(r"^(?:\d{1,2}[.)]|[-*\u2022])\s+")  # "2. Run it": the answer's own numbering, not a claim
+_LIST_ITEM = re.compile(r"^(?:\d{1,2}[.)]|[-*+\u2022])\s+")  # "2. Run it": the answer's own numbering, not a claim
+# A reply's line that opens a list item or a heading starts a line of its own; any other line break is wrapping.
+_OWN_LINE = re.compile(rf"{_LIST_ITEM.pattern}|^#{{1,6}}\s")
+# A fenced code block is one unit, kept verbatim: its lines are code, not sentences.
+_FENCED_CODE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+PARAGRAPH, LINE, RUN_ON = "\n\n", "\n", " "
+_BREAKS = (RUN_ON, LINE, PARAGRAPH)  # weakest first
 # A passage's list numbers and headings ("1.", "Note:") would otherwise stand as sentences that support anything.
 _MIN_PASSAGE_SENTENCE_CHARS = 12
 
@@ -61,10 +69,44 @@ def without_markers(sentence: str) -> str:
     return "".join(kept).strip()
 
 
-def answer_sentences(answer: str) -> list[str]:
-    """The sentences of a generated answer without their citation markers: a one-word answer ("Paris [1].") counts."""
-    sentences = (without_markers(sentence) for sentence in split_sentences(answer))
-    return [sentence for sentence in sentences if any(character.isalnum() for character in sentence)]
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    opens: str = RUN_ON  # the break before it in the reply: RUN_ON, LINE (a list item, a heading) or PARAGRAPH
+    code: bool = False  # a fenced code block, verbatim
+
+
+def answer_sentences(answer: str) -> list[AnswerSentence]:
+    """The sentences of a generated answer without their citation markers, each with the break that opens it; a
+    one-word answer ("Paris [1].") counts, a fenced code block is one sentence."""
+    return [
+        sentence
+        for sentence in _reply_sentences(answer)
+        if sentence.code or any(character.isalnum() for character in sentence.text)
+    ]
+
+
+def _reply_sentences(answer: str) -> Iterator[AnswerSentence]:
+    end = 0
+    for block in _FENCED_CODE.finditer(answer):
+        yield from _prose_sentences(answer[end : block.start()])
+        yield AnswerSentence(block.group().strip("\n"), PARAGRAPH, code=True)
+        end = block.end()
+    yield from _prose_sentences(answer[end:])
+
+
+def _prose_sentences(text: str) -> Iterator[AnswerSentence]:
+    for paragraph in _PARAGRAPH_BREAK.split(text):
+        lines: list[list[str]] = []
+        for line in paragraph.strip().splitlines():
+            if lines and not _OWN_LINE.match(line.strip()):
+                lines[-1].append(line)
+            else:
+                lines.append([line])
+        for number, line_group in enumerate(lines):
+            for position, sentence in enumerate(split_sentences(" ".join(line_group))):
+                opens = RUN_ON if position else LINE if number else PARAGRAPH
+                yield AnswerSentence(without_markers(sentence), opens)
 
 
 @dataclass(frozen=True)
@@ -72,6 +114,12 @@ class SupportedSentence:
     text: str
     passage_number: int  # 1-based, as in the prompt's [n] markers
     support: float
+    opens: str = RUN_ON  # the strongest break between it and the kept sentence before it
+    code: bool = False
+
+    def cited(self) -> str:
+        # A marker on a closing fence would stop it closing the block.
+        return f"{self.text}\n[{self.passage_number}]" if self.code else f"{self.text} [{self.passage_number}]"
 
 
 @dataclass(frozen=True)
@@ -81,7 +129,7 @@ class GroundedAnswer:
 
     @property
     def text(self) -> str:
-        return " ".join(f"{s.text} [{s.passage_number}]" for s in self.sentences)
+        return "".join((s.opens if i else "") + s.cited() for i, s in enumerate(self.sentences))
 
     @property
     def support(self) -> float:
@@ -94,7 +142,7 @@ class GroundingCheck:
         self._min_support = min_support
         self._max_sentences = max_sentences
 
-    def check(self, sentences: list[str], passages: list[ScoredChunk]) -> GroundedAnswer:
+    def check(self, sentences: list[AnswerSentence], passages: list[ScoredChunk]) -> GroundedAnswer:
         """`sentences` are the answer's, as `answer_sentences` gives them."""
         answer_sentences = sentences[: self._max_sentences * 2]
         passage_sentences: list[tuple[int, str]] = [
@@ -104,7 +152,7 @@ class GroundingCheck:
         ]
         if not answer_sentences or not passage_sentences:
             return GroundedAnswer(sentences=[], dropped=len(answer_sentences))
-        vectors = self._embedder.embed(answer_sentences + [s for _, s in passage_sentences])
+        vectors = self._embedder.embed([s.text for s in answer_sentences] + [s for _, s in passage_sentences])
         answers, evidence = vectors[: len(answer_sentences)], vectors[len(answer_sentences) :]
         similarity = answers @ evidence.T
         passage_numbers = {
@@ -113,19 +161,23 @@ class GroundingCheck:
         }
         kept: list[SupportedSentence] = []
         seen: set[str] = set()
+        opens = RUN_ON  # a dropped sentence's break still parts the kept ones around it
         for row, sentence in zip(similarity, answer_sentences, strict=True):
+            opens = max(opens, sentence.opens, key=_BREAKS.index)
             best = int(np.argmax(row))
-            said = " ".join(sentence.lower().split())
+            said = " ".join(sentence.text.lower().split())
             if said in seen:  # small models loop: a sentence said again adds nothing
                 continue
             seen.add(said)
             number = passage_sentences[best][0]
             if (
                 float(row[best]) >= self._min_support
-                and _numbers(_LIST_ITEM.sub("", sentence)) <= passage_numbers[number]
+                and _numbers(_LIST_ITEM.sub("", sentence.text)) <= passage_numbers[number]
                 and len(kept) < self._max_sentences
             ):
-                kept.append(SupportedSentence(sentence, number, round(float(row[best]), 4)))
+                support = round(float(row[best]), 4)
+                kept.append(SupportedSentence(sentence.text, number, support, opens, sentence.code))
+                opens = RUN_ON
         return GroundedAnswer(sentences=kept, dropped=len(answer_sentences) - len(kept))
 
 
