@@ -10,7 +10,7 @@ from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.answering import I_DONT_KNOW, AnsweringPolicy, PromptChoice, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import InvalidPrompt, InvalidQuestion
-from llmops.domain.grounding import without_markers
+from llmops.domain.grounding import split_sentences, without_markers
 from llmops.domain.guardrails import Guardrails
 from llmops.domain.models import Abstention, ExtractedDocument, Section
 from llmops.domain.prompts import PromptCatalog, PromptSpec
@@ -316,6 +316,20 @@ def test_given_an_abbreviation_before_a_capital_then_the_sentence_stays_whole_wi
     answer = _service(embedder, index, llm).answer("Who takes refund forms?")
 
     assert answer.answer == "Refund forms go to Dr. Smith at the front desk. [1]"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The hall holds approx. 80 people.",
+        "It costs approx. £5 a day.",
+        "The bridge was built ca. 1890.",
+        "A ticket costs 5 EUR incl. VAT.",
+        "The fee is waived, cf. the price list.",
+    ],
+)
+def test_abbreviations_pysbd_does_not_know_do_not_end_a_sentence(sentence: str) -> None:
+    assert split_sentences(f"{sentence} The rest follows.") == [sentence, "The rest follows."]
 
 
 def test_given_a_one_word_answer_then_the_support_threshold_decides_it(embedder: OnnxMiniLmEmbedder) -> None:

@@ -15,12 +15,29 @@ from dataclasses import dataclass
 
 import numpy as np
 import pysbd
+from pysbd.lang.english import English
 
 from llmops.domain.models import ScoredChunk
 from llmops.ports import Embedder
 
 # pysbd's rules know abbreviations ("Dr. Smith", "No. 5", "U.S. Army", "e.g. four"), which a split at every full stop
 # before a capital turns into sentences of their own, each given a citation.
+_MORE_ABBREVIATIONS = ["approx", "ca", "cf", "excl", "incl", "resp"]  # not in pysbd's list; always followed by more
+
+
+class _English(English):
+    class Abbreviation(English.Abbreviation):
+        ABBREVIATIONS = English.Abbreviation.ABBREVIATIONS + _MORE_ABBREVIATIONS
+        PREPOSITIVE_ABBREVIATIONS = English.Abbreviation.PREPOSITIVE_ABBREVIATIONS + _MORE_ABBREVIATIONS
+
+
+def _segmenter() -> pysbd.Segmenter:
+    # One per text: pysbd keeps the text being segmented on the instance, so threads must not share one.
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    segmenter.language_module = _English
+    return segmenter
+
+
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # [1], [1, 2], [1-3], [1; 4]: the kept sentences get their own marker, so the model's go, in any form.
 _MARKER = re.compile(r"\s*\[\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\]")
@@ -53,8 +70,7 @@ def split_sentences(text: str) -> list[str]:
         " ".join(sentence.split())
         for paragraph in _PARAGRAPH_BREAK.split(text)
         if paragraph.strip()
-        # A segmenter per text: pysbd keeps the text being segmented on the instance, so threads must not share one.
-        for sentence in pysbd.Segmenter(language="en", clean=False).segment(" ".join(paragraph.split()))
+        for sentence in _segmenter().segment(" ".join(paragraph.split()))
         if sentence.strip()
     ]
 
