@@ -11,6 +11,7 @@ from llmops.domain.guardrails import (
     GuardrailAction,
     GuardrailPolicy,
     Guardrails,
+    GuardrailStage,
     redact,
 )
 from llmops.ports import PiiSpan
@@ -44,6 +45,34 @@ def test_given_a_whole_policy_as_override_then_it_replaces_the_default() -> None
     merged = GuardrailPolicy().merged_with(replacement)
 
     assert merged == replacement and merged.pii.entities == ("PERSON",)
+
+
+def test_given_changes_for_one_stage_then_they_apply_there_over_the_checks_policy_and_merge_field_by_field() -> None:
+    default = GuardrailPolicy.from_json('{"toxicity": {"threshold": 0.9}, "input": {"toxicity": "flag"}}')
+
+    merged = default.merged_with({"input": {"toxicity": {"threshold": 0.95}}, "output": {"pii": "block"}})
+
+    asked, answered = merged.at(GuardrailStage.INPUT), merged.at(GuardrailStage.OUTPUT)
+    assert (asked.toxicity.action, asked.toxicity.threshold) == (GuardrailAction.FLAG, 0.95)
+    assert (answered.toxicity.action, answered.toxicity.threshold) == (GuardrailAction.BLOCK, 0.9)
+    assert (asked.pii.action, answered.pii.action) == (GuardrailAction.REDACT, GuardrailAction.BLOCK)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"output": {"prompt_injection": "block"}}, "'prompt_injection' is not a check run on output"),
+        ({"input": {"toxicity": "redact"}}, "input.toxicity: only the pii check can redact"),
+        ({"input": {"pii": {"entities": []}}}, "input.pii.entities: no entity types"),
+        ({"input": "flag"}, "valid dictionary"),
+    ],
+    ids=["injection-on-output", "redact-toxicity", "no-entities", "not-an-object"],
+)
+def test_given_stage_changes_that_cannot_apply_then_the_policy_is_refused_and_says_where(
+    overrides: dict[str, object], reason: str
+) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        GuardrailPolicy().merged_with(overrides)
 
 
 def test_given_the_word_mask_then_it_means_redact() -> None:

@@ -21,6 +21,7 @@ from llmops.domain.guardrails import (
     DEFAULT_PII_ENTITIES,
     GuardrailAction,
     GuardrailCheck,
+    GuardrailPolicy,
     Guardrails,
     GuardrailStage,
     GuardrailTriggered,
@@ -127,6 +128,21 @@ def test_the_local_toxicity_model_scores_swearing_so_a_mild_oath_is_blocked_unle
 
     assert blocked.blocked_by is GuardrailCheck.TOXICITY and blocked.hits[0].score > 0.8
     assert not flagged.blocked and [hit.action for hit in flagged.hits] == [GuardrailAction.FLAG]
+
+
+def test_given_toxicity_flagged_on_input_only_then_a_question_passes_flagged_and_an_answer_is_still_withheld(
+    detectors: Detectors, events: RecordedEvents
+) -> None:
+    policy = GuardrailPolicy.from_json('{"input": {"toxicity": "flag"}}')
+    guardrails = Guardrails(toxicity=detectors.toxicity, events=events, default_policy=policy)
+
+    question = guardrails.check_input("What the hell is a lambda?")
+    answer = guardrails.check_output(f"Here is what I think. {INSULT}")
+
+    assert not question.blocked and [(h.stage, h.action) for h in question.hits] == [
+        (GuardrailStage.INPUT, GuardrailAction.FLAG)
+    ]
+    assert answer.blocked_by is GuardrailCheck.TOXICITY
 
 
 def test_presidio_passes_the_well_known_sample_ssns_and_redacts_another(guardrails: Guardrails) -> None:

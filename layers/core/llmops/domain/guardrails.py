@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmops.ports import EventPublisher, InjectionDetector, PiiDetector, PiiSpan, ToxicityDetector
 
@@ -197,16 +197,58 @@ def _check_shorthand(value: Any) -> Any:
 
 class GuardrailPolicy(_Strict):
     """An action per check. Serialises to, and validates from, a JSON object such as
-    `{"pii": {"action": "block"}, "toxicity": {"threshold": 0.9}}` or the shorthand `{"pii": "flag"}`."""
+    `{"pii": {"action": "block"}, "toxicity": {"threshold": 0.9}}` or the shorthand `{"pii": "flag"}`.
+
+    `input` and `output` change a check for questions or for answers only, over the check's own policy:
+    `{"toxicity": "block", "input": {"toxicity": "flag"}}` records swearing in questions and blocks it in answers.
+    """
 
     prompt_injection: CheckPolicy = CheckPolicy(action=GuardrailAction.BLOCK, threshold=0.8)
     pii: PiiPolicy = PiiPolicy(action=GuardrailAction.REDACT)
     toxicity: CheckPolicy = CheckPolicy(action=GuardrailAction.BLOCK, threshold=0.8)
+    input: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Changes for questions only, by check, e.g. {\"toxicity\": \"flag\"}."
+    )
+    output: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Changes for answers only, by check.")
 
     @field_validator("prompt_injection", "pii", "toxicity", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return _check_shorthand(value)
+
+    @field_validator("input", "output", mode="before")
+    @classmethod
+    def _stage_shorthand(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value  # refused as not a dict, with the field's name
+        return {name: _check_shorthand(check) for name, check in value.items()}
+
+    @model_validator(mode="after")
+    def _stage_changes_apply(self) -> GuardrailPolicy:
+        for stage in GuardrailStage:
+            changes = getattr(self, stage.value)
+            checks = {check.value for check in CHECKS_BY_STAGE[stage]}
+            elsewhere = [name for name in changes if name not in checks]
+            if elsewhere:
+                raise ValueError(
+                    f"{stage.value}: {', '.join(map(repr, elsewhere))} is not a check run on {stage.value} "
+                    f"(there: {', '.join(sorted(checks))})"
+                )
+            try:
+                self.at(stage)
+            except ValidationError as invalid:
+                problem = invalid.errors()[0]
+                where = ".".join(str(part) for part in problem["loc"])
+                raise ValueError(f"{stage.value}.{where}: {problem['msg'].removeprefix('Value error, ')}") from None
+        return self
+
+    def at(self, stage: GuardrailStage) -> GuardrailPolicy:
+        """The policy that applies on one side of the model: the checks with that stage's changes applied."""
+        changes = getattr(self, stage.value)
+        if not changes:
+            return self
+        checks = self.model_dump(mode="json", exclude={"input", "output"})
+        return GuardrailPolicy.model_validate(_merge_checks(checks, changes))
 
     def for_check(self, check: GuardrailCheck) -> CheckPolicy:
         policy: CheckPolicy = getattr(self, check.value)
@@ -220,19 +262,31 @@ class GuardrailPolicy(_Strict):
             return self
         if isinstance(overrides, GuardrailPolicy):
             return overrides
-        merged = self.model_dump(mode="json")
-        for name, value in overrides.items():
-            value = _check_shorthand(value)
-            if isinstance(value, Mapping) and isinstance(merged.get(name), dict):
-                merged[name] = {**merged[name], **value}
-            else:
-                merged[name] = value
-        return GuardrailPolicy.model_validate(merged)
+        return GuardrailPolicy.model_validate(_merge_checks(self.model_dump(mode="json"), overrides))
 
     @classmethod
     def from_json(cls, text: str) -> GuardrailPolicy:
         """The default policy changed by a JSON object of overrides; an empty string means the defaults."""
         return cls() if not text.strip() else cls().merged_with(_json_object(text))
+
+
+_STAGE_NAMES = frozenset(stage.value for stage in GuardrailStage)
+
+
+def _merge_checks(policy: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A policy's JSON form with overrides applied field by field, within each check and each stage's checks."""
+    merged = dict(policy)
+    for name, value in overrides.items():
+        if name in _STAGE_NAMES:
+            # Not a mapping: left for validation to refuse with the stage's name.
+            merged[name] = _merge_checks(merged.get(name) or {}, value) if isinstance(value, Mapping) else value
+            continue
+        value = _check_shorthand(value)
+        if isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
+            merged[name] = {**merged[name], **value}
+        else:
+            merged[name] = value
+    return merged
 
 
 def _json_object(text: str) -> Mapping[str, Any]:
@@ -405,6 +459,7 @@ class Guardrails:
         hits: list[GuardrailHit] = []
         ran: list[GuardrailCheck] = []
         result = text
+        policy = policy.at(stage)
         for check in CHECKS_BY_STAGE[stage]:
             if policy.for_check(check).action is GuardrailAction.OFF or not text.strip():
                 continue
