@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -13,7 +15,7 @@ from rich.text import Text
 
 from llmops.adapters.prompt_files import SUFFIXES, PromptFileError, load_prompt_files, publish_files
 from llmops.domain.errors import DomainError
-from llmops.domain.prompts import SyncOutcome, check_alias
+from llmops.domain.prompts import SyncOutcome, check_alias, check_name, parse_ref
 from llmops.settings import Settings
 from llmops_local.connection import default_home, platform_endpoints
 from llmops_local.prompts import PromptApiError, api_call, sync_through_api
@@ -34,6 +36,15 @@ def _call(home: Path, aws_port: int, api_port: int, method: str, path: str, body
             return dict(api_call(endpoints.api_url, method, path, body).json())
         except PromptApiError as error:
             fail(str(error), error)
+
+
+def _checked(check: Callable[[str], object], value: str) -> str:
+    """`value` as the API would take it, or the command ends with the API's own message."""
+    try:
+        check(value)
+    except DomainError as error:
+        fail(str(error), error)
+    return quote(value, safe="")  # checked already; quoted all the same, so no value can reach another route
 
 
 def _stack_output(stack: str, key: str, region: str | None) -> str:
@@ -214,10 +225,11 @@ def show(
     api_port: ApiPortOption = 3000,
 ) -> None:
     """A prompt's versions and aliases; with --version, that version in full."""
+    path = f"/prompts/{_checked(check_name, name)}"
     if version is None:
-        _print_versions(_call(home, aws_port, api_port, "GET", f"/prompts/{name}"))
+        _print_versions(_call(home, aws_port, api_port, "GET", path))
     else:
-        _print_version(_call(home, aws_port, api_port, "GET", f"/prompts/{name}/versions/{version}"))
+        _print_version(_call(home, aws_port, api_port, "GET", f"{path}/versions/{_checked(parse_ref, version)}"))
 
 
 @prompts_app.command("alias")
@@ -236,7 +248,8 @@ def alias(
     body: dict[str, Any] = {"version": version}
     if expected is not None:
         body["expected_version"] = expected
-    moved = _call(home, aws_port, api_port, "PUT", f"/prompts/{name}/aliases/{alias_name}", body)
+    path = f"/prompts/{_checked(check_name, name)}/aliases/{_checked(check_alias, alias_name)}"
+    moved = _call(home, aws_port, api_port, "PUT", path, body)
     before = moved["previous_version"]
     console.print(
         f"{moved['name']}@{moved['alias']} -> {moved['version']}"
@@ -268,7 +281,7 @@ def render(
 ) -> None:
     """Fill a prompt's variables and print what the model would be sent (a dry run; no model is called)."""
     body = {"ref": ref, "variables": _variables(var or [])}
-    rendered = _call(home, aws_port, api_port, "POST", f"/prompts/{name}/render", body)
+    rendered = _call(home, aws_port, api_port, "POST", f"/prompts/{_checked(check_name, name)}/render", body)
     console.print(f"[bold]{rendered['prompt_id']}[/bold]")
     console.print("[bold]system[/bold]")
     console.print(rendered["system"], markup=False, highlight=False)

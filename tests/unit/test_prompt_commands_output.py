@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import typer
 from rich.console import Console
+from typer.testing import CliRunner
 
 from llmops_local import prompt_commands
 from llmops_local.prompts import PromptApiError
@@ -165,3 +166,25 @@ def test_an_api_error_quoting_brackets_is_printed_as_written_and_exits_1(
 
     assert exited.value.exit_code == 1
     assert capsys.readouterr().err == f"422: {MARKUP_LIKE_ERROR}\n"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["alias", "conc", "../../greet/aliases/staging", "3"], "alias '../../greet/aliases/staging' is not a slug"),
+        (["show", "../prompts"], "prompt name '../prompts' is not a slug"),
+        (["show", "greet", "--version", "../../judge-answer"], "alias '../../judge-answer' is not a slug"),
+        (["render", "greet?x=1"], "prompt name 'greet?x=1' is not a slug"),
+    ],
+    ids=["alias-of-another-prompt", "name-up-the-path", "version-up-the-path", "query-in-name"],
+)
+def test_a_name_alias_or_version_that_would_leave_its_route_is_refused_before_any_call(
+    monkeypatch: pytest.MonkeyPatch, arguments: list[str], message: str
+) -> None:
+    called: list[str] = []
+    monkeypatch.setattr(prompt_commands, "_call", lambda *args, **_: called.append(args[4]) or {})
+
+    result = CliRunner().invoke(prompt_commands.prompts_app, arguments)
+
+    assert result.exit_code == 1 and called == []
+    assert message in result.output
