@@ -12,7 +12,7 @@ from llmops.domain.chunking import Chunker
 from llmops.domain.errors import InvalidPrompt, InvalidQuestion
 from llmops.domain.grounding import split_sentences, without_markers
 from llmops.domain.guardrails import Guardrails
-from llmops.domain.models import Abstention, ExtractedDocument, Section
+from llmops.domain.models import Abstention, ExtractedDocument, SearchMode, Section
 from llmops.domain.prompts import PromptCatalog, PromptSpec
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops.ports import LanguageModel, PiiSpan
@@ -368,7 +368,8 @@ def test_given_a_passage_too_long_for_what_is_left_then_later_shorter_ones_still
     index = _index_of(embedder, ("first", first, 300), ("longer", longer, 250), ("shorter", shorter, 100))
     llm = FakeLanguageModel(reply="Python groups statements by indentation [1].")
 
-    _service(embedder, index, llm, max_context_tokens=500).answer(question, top_k=3)
+    # Vector search, so that retrieval order is the similarity order worked out above.
+    _service(embedder, index, llm, max_context_tokens=500).answer(question, top_k=3, mode=SearchMode.VECTOR)
 
     system = llm.requests[0].system
     assert first in system and shorter in system

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+import llmops_local
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import InvalidSearch
 from llmops.domain.models import ExtractedDocument, SearchFilters, SearchMode, Section
-from llmops.domain.retrieval import RetrievalSettings, Retriever
+from llmops.domain.retrieval import Fusion, RetrievalSettings, Retriever
 from tests.fakes import FakeVectorIndex
 
 DOCUMENTS = {
@@ -55,7 +58,7 @@ def test_every_result_carries_its_cosine_similarity_whatever_the_mode(
 
 
 def test_reciprocal_rank_fusion_follows_the_weights(embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex) -> None:
-    retriever = Retriever(embedder, index, RetrievalSettings(rrf_k=60))
+    retriever = Retriever(embedder, index, RetrievalSettings(fusion=Fusion.RRF, rrf_k=60))
 
     results = retriever.retrieve("server could not be reached", 3, vector_weight=1.0, text_weight=0.0)
     fused = [r.fused_score for r in results]
@@ -79,8 +82,6 @@ def test_filters_limit_results_to_a_prefix_or_documents(embedder: OnnxMiniLmEmbe
 def test_convex_fusion_combines_normalised_scores_by_weight(
     embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
 ) -> None:
-    from llmops.domain.retrieval import Fusion
-
     text_only = Retriever(embedder, index, RetrievalSettings(fusion=Fusion.CONVEX, vector_weight=0.0, text_weight=1.0))
 
     results = text_only.retrieve("E1042 licence server", 3)
@@ -97,3 +98,31 @@ def test_fusion_weights_are_refused_for_a_search_that_fuses_nothing(
 
     with pytest.raises(InvalidSearch, match=f"this search is {mode.value}"):
         retriever.retrieve("indentation", 3, mode=mode, vector_weight=0.5)
+
+
+@pytest.fixture(scope="module")
+def faq_index(embedder: OnnxMiniLmEmbedder) -> FakeVectorIndex:
+    """About 200 chunks of a Python FAQ page from the demo corpus: enough for pools of different depths to differ."""
+    page = Path(llmops_local.__file__).parent / "demo_corpus" / "design.html"
+    chunks = Chunker(embedder.tokenizer, 200, 0, embedder.model_id).chunk(
+        ExtractedDocument(title=page.name, sections=[Section(text=page.read_text())]),
+        document_id=page.name,
+        source_key=page.name,
+        version="v",
+    )
+    index = FakeVectorIndex()
+    index.replace_document(page.name, chunks, embedder.embed([c.text for c in chunks]))
+    return index
+
+
+@pytest.mark.parametrize("fusion", list(Fusion))
+def test_a_smaller_top_k_cuts_the_same_hybrid_ranking_short(
+    embedder: OnnxMiniLmEmbedder, faq_index: FakeVectorIndex, fusion: Fusion
+) -> None:
+    retriever = Retriever(embedder, faq_index, RetrievalSettings(fusion=fusion))
+
+    for question in ("Why are Python strings immutable?", "Why is there no goto?", "How fast are exceptions?"):
+        ranking = [(hit.chunk.position, hit.fused_score) for hit in retriever.retrieve(question, 25)]
+        for top_k in range(1, 11):
+            cut = [(hit.chunk.position, hit.fused_score) for hit in retriever.retrieve(question, top_k)]
+            assert cut == ranking[:top_k], (question, top_k)

@@ -207,7 +207,7 @@ class GuardrailPolicy(_Strict):
     pii: PiiPolicy = PiiPolicy(action=GuardrailAction.REDACT)
     toxicity: CheckPolicy = CheckPolicy(action=GuardrailAction.BLOCK, threshold=0.8)
     input: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Changes for questions only, by check, e.g. {\"toxicity\": \"flag\"}."
+        default_factory=dict, description='Changes for questions only, by check, e.g. {"toxicity": "flag"}.'
     )
     output: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Changes for answers only, by check.")
 

@@ -19,7 +19,7 @@ from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, SearchMode, 
 from llmops.ports import Embedder, VectorIndex
 
 # The most results one search returns, wherever it is asked for (POST /search's top_k, the LangChain retriever's k):
-# a hybrid search asks each store for candidates_factor times as many.
+# a hybrid search asks each store for up to candidates_factor times as many.
 MAX_TOP_K = 100
 
 
@@ -30,13 +30,19 @@ class Fusion(StrEnum):
 
 @dataclass(frozen=True)
 class RetrievalSettings:
+    # The same defaults as the platform's settings (SEARCH_FUSION, SEARCH_*_WEIGHT): the best measured on the quality
+    # benchmark (bench/quality/REPORT.md).
     mode: SearchMode = SearchMode.HYBRID
-    fusion: Fusion = Fusion.RRF
+    fusion: Fusion = Fusion.CONVEX
     vector_weight: float = 1.0
-    text_weight: float = 1.0
+    text_weight: float = 0.5
     # 60 is the constant of the original RRF paper (Cormack et al., 2009): it damps the weight of the top ranks.
     rrf_k: int = 60
-    candidates_factor: int = 4  # each search returns this many times top_k candidates for fusion
+    candidates_factor: int = 4  # each search returns this many times top_k candidates for fusion ...
+    # ... and never fewer than this: fused scores are relative to the pool (min-max) and a deeper pool adds rank
+    # contributions (RRF), so a pool that followed top_k would reorder the first results when more are asked for.
+    # With a fixed pool, top_k up to min_candidates / candidates_factor only cuts one and the same ranking.
+    min_candidates: int = 100
 
 
 class Retriever:
@@ -61,7 +67,11 @@ class Retriever:
                 "leave them out, or ask for mode hybrid"
             )
         vector = self._embedder.embed([query])[0]
-        candidates = top_k * self._settings.candidates_factor if mode is SearchMode.HYBRID else top_k
+        candidates = (
+            max(top_k * self._settings.candidates_factor, self._settings.min_candidates)
+            if mode is SearchMode.HYBRID
+            else top_k
+        )
         by_vector = self._index.search(vector, candidates, filters) if mode is not SearchMode.TEXT else []
         if mode is SearchMode.VECTOR:
             return by_vector[:top_k]
