@@ -407,7 +407,12 @@ def index_rollback(home: HomeOption, aws_port: AwsPortOption = 4566, api_port: A
     """Point readers back at the previous index."""
     _quiet_libraries()
     with platform_endpoints(home, aws_port, api_port) as endpoints:
-        _print_index(_api(endpoints, "POST", "/index/rollback"))
+        _api(endpoints, "POST", "/index/rollback")
+        _print_index(_api(endpoints, "GET", "/index"))  # with the chunk counts, which the rollback does not return
+    console.print(
+        "[dim]Documents added or changed since the switch are not in this index (deleted ones are gone from it "
+        "too); `llmops index rebuild` brings them in.[/dim]"
+    )
 
 
 @app.command()

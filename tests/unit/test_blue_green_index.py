@@ -134,3 +134,27 @@ def test_a_lancedb_index_counts_rows_written_through_other_handles(tmp_path: Pat
     writer.replace_document("b", [_chunk("b")], np.eye(2, dtype=np.float32)[1:])
 
     assert reader.count() == 2
+
+
+def test_after_a_switch_removals_reach_the_previous_index_so_a_rollback_brings_back_nothing_removed(
+    pointer: DynamoDbIndexPointer,
+) -> None:
+    indexes: dict[str, FakeVectorIndex] = {}
+    routed = RoutedVectorIndex(pointer, lambda name: indexes.setdefault(name, FakeVectorIndex()), refresh_seconds=0)
+    for name in ("kept", "deleted", "replaced"):
+        routed.replace_document(name, [chunk_of(name, revision="r1")], np.array([[1.0, 0.0]], dtype=np.float32))
+    pointer.begin("chunks-2")
+    for name in ("kept", "deleted", "replaced"):
+        routed.index("chunks-2").replace_document(
+            name, [chunk_of(name, revision="r1")], np.array([[1.0, 0.0]], dtype=np.float32)
+        )
+    pointer.switch("chunks-2")
+
+    routed.delete_document("deleted")
+    # A new version, as ingestion writes it: its chunks beside the old ones, then the older revisions go.
+    routed.add_chunks([chunk_of("replaced", "new text", revision="r2")], np.array([[1.0, 0.0]], dtype=np.float32))
+    routed.delete_document("replaced", before="r2")
+    pointer.rollback()
+
+    back = {(hit.chunk.document_id, hit.chunk.text) for hit in routed.search(np.array([1.0, 0.0], np.float32), 9)}
+    assert back == {("kept", "x")}  # the new version is not there either: that index never had its chunks

@@ -1,5 +1,9 @@
 """Blue/green vector indexes: readers follow the active index; writers also feed the index being built, so
-documents uploaded during a re-index are in the new index when it becomes active."""
+documents uploaded during a re-index are in the new index when it becomes active.
+
+The previous index (kept for a rollback) gets no new chunks: it was built with the chunking and embedding model
+being replaced. It does get every removal, so a rollback never brings back a deleted document or the replaced
+version of one; documents added or changed since the switch are missing from it until it is rebuilt."""
 
 from __future__ import annotations
 
@@ -66,6 +70,9 @@ class RoutedVectorIndex:
         self, document_id: str, before: str | None = None, revision: str | None = None, keep: str | None = None
     ) -> int:
         removed = [index.delete_document(document_id, before, revision, keep) for index in self._writable()]
+        state = self.state()
+        if state.previous and state.previous not in (state.active, state.building):
+            self.index(state.previous).delete_document(document_id, before, revision, keep)
         return max(removed, default=0)
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
