@@ -26,6 +26,7 @@ from llmops.domain.prompts import (
     PromptSummary,
     PromptVersion,
     RenderedPrompt,
+    answer_prompt_problem,
 )
 from llmops.http_errors import body_or_defaults, error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
@@ -73,8 +74,13 @@ class RenderRequest(BaseModel):
 
 
 @cache
+def settings() -> Settings:
+    return Settings()
+
+
+@cache
 def catalog() -> PromptCatalog:
-    return build_prompt_catalog(Settings())
+    return build_prompt_catalog(settings())
 
 
 @app.post("/prompts")
@@ -129,6 +135,12 @@ def get_version(name: str, ref: str) -> PromptVersion:
 @app.put("/prompts/<name>/aliases/<alias>")
 @tracer.capture_method
 def move_alias(name: str, alias: str, request: Annotated[AliasRequest, Body()]) -> AliasMove:
+    configured = settings()
+    if (name, alias) == (configured.answer_prompt_name, configured.answer_prompt_ref):
+        # This alias answers every question that names no prompt: a version that cannot answer would fail them all.
+        problem = answer_prompt_problem(catalog().get(name, request.version))
+        if problem:
+            raise InvalidPrompt(f"{name}@{alias} answers every question that names no prompt; {problem}")
     move = catalog().set_alias(name, alias, request.version, expected=request.expected_version)
     logger.info(
         "Moved prompt alias",

@@ -13,7 +13,14 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from llmops.composition import build_answering_service, build_retriever
 from llmops.domain.answering import MAX_QUESTION_CHARS, GuardrailBlocked, PromptChoice, QuestionAnsweringService
-from llmops.domain.errors import InvalidPrompt, InvalidQuestion, InvalidSearch, ModelInvocationError, PromptNotFound
+from llmops.domain.errors import (
+    AnswerPromptUnusable,
+    InvalidPrompt,
+    InvalidQuestion,
+    InvalidSearch,
+    ModelInvocationError,
+    PromptNotFound,
+)
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
 from llmops.domain.retrieval import MAX_TOP_K, Retriever
 from llmops.http_errors import error_response, word_invalid_requests
@@ -167,6 +174,13 @@ def prompt_not_found(error: PromptNotFound) -> Response[dict[str, Any]]:
 def prompt_cannot_answer(error: InvalidPrompt) -> Response[dict[str, Any]]:
     """A malformed version reference, or a catalog prompt that is not an answer prompt."""
     return error_response(422, error)
+
+
+@app.exception_handler(AnswerPromptUnusable)
+def answer_prompt_unusable(error: AnswerPromptUnusable) -> Response[dict[str, Any]]:
+    """The configured prompt, not the request, is at fault: a server error, logged for the operators."""
+    logger.error("The configured answer prompt cannot answer", extra={"reason": str(error)})
+    return error_response(500, error)
 
 
 @app.exception_handler(ModelInvocationError)

@@ -9,7 +9,7 @@ import pytest
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.answering import I_DONT_KNOW, AnsweringPolicy, PromptChoice, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
-from llmops.domain.errors import InvalidPrompt, InvalidQuestion
+from llmops.domain.errors import AnswerPromptUnusable, InvalidPrompt, InvalidQuestion, PromptNotFound
 from llmops.domain.grounding import split_sentences, without_markers
 from llmops.domain.guardrails import Guardrails
 from llmops.domain.models import Abstention, ExtractedDocument, SearchMode, Section
@@ -206,6 +206,45 @@ def test_given_a_catalog_prompt_that_is_not_an_answer_prompt_then_the_error_says
         _service(embedder, index, FakeLanguageModel(), prompts=catalog).answer(
             "How is green tea brewed?", prompt=PromptChoice("judge", "1")
         )
+
+
+def test_given_a_prompt_without_question_then_it_cannot_answer_though_it_declares_context(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    catalog = PromptCatalog(FakePromptStore())
+    spec = _answer_prompt(system_template="Ctx: {context}", user_template="Answer.", variables=("context",))
+    catalog.publish("context-only", spec)
+
+    with pytest.raises(InvalidPrompt, match=r"declares \{context\} and \{question\}.*\(it declares context\)"):
+        _service(embedder, index, FakeLanguageModel(), prompts=catalog).answer(
+            "How is green tea brewed?", prompt=PromptChoice("context-only", "1")
+        )
+
+
+def test_given_the_configured_prompt_exists_without_its_alias_then_answers_fail_as_the_deployments_fault(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    catalog = PromptCatalog(FakePromptStore())
+    catalog.publish("rag-answer", _answer_prompt())  # version 1; nothing points prod at it
+    service = _service(embedder, index, FakeLanguageModel(reply="Green tea is brewed at 80 degrees."), prompts=catalog)
+
+    with pytest.raises(AnswerPromptUnusable, match=r"answer prompt rag-answer@prod .*rag-answer has no alias prod"):
+        service.answer("How is green tea brewed?")  # not the built-in prompt: that stands in only for no prompt
+    with pytest.raises(PromptNotFound, match="rag-answer has no alias prod"):  # asked for by name: the request's
+        service.answer("How is green tea brewed?", prompt=PromptChoice("rag-answer", "prod"))
+
+
+def test_given_the_configured_alias_at_a_version_that_cannot_answer_then_answers_fail_as_the_deployments_fault(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+) -> None:
+    catalog = PromptCatalog(FakePromptStore())
+    catalog.publish(
+        "rag-answer", _answer_prompt(system_template="Be brief.", user_template="{question}", variables=("question",))
+    )
+    catalog.set_alias("rag-answer", "prod", 1)
+
+    with pytest.raises(AnswerPromptUnusable, match=r"rag-answer@prod .*rag-answer@1 cannot answer questions"):
+        _service(embedder, index, FakeLanguageModel(), prompts=catalog).answer("How is green tea brewed?")
 
 
 def test_given_a_stored_prompt_whose_guardrails_are_now_refused_then_it_cannot_answer_and_the_error_says_why(

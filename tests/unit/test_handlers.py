@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.domain.answering import AnsweringPolicy, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
-from llmops.domain.errors import ModelInvocationError, UnsupportedParameters
+from llmops.domain.errors import AnswerPromptUnusable, ModelInvocationError, UnsupportedParameters
 from llmops.domain.guardrails import Guardrails
 from llmops.domain.ingestion import IngestionLimits, IngestionService
 from llmops.domain.models import DocumentStatus, ExtractedDocument, Section
@@ -407,6 +407,21 @@ def test_query_handler_answers_422_with_what_to_change_for_parameters_the_model_
 
     assert response["statusCode"] == 422
     assert "temperature 1.5 is above 1" in json.loads(response["body"])["message"]
+
+
+def test_query_handler_answers_500_naming_the_setting_when_the_configured_answer_prompt_cannot_answer(
+    query_app: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class _Unusable:
+        def answer(self, *_: Any, **__: Any) -> None:
+            raise AnswerPromptUnusable("the platform's answer prompt rag-answer@prod (ANSWER_PROMPT_NAME, ...) ...")
+
+    monkeypatch.setattr(query_app, "answering_service", _Unusable)
+
+    response = query_app.lambda_handler(_event("query_post.json"), _context())
+
+    assert response["statusCode"] == 500
+    assert "ANSWER_PROMPT_NAME" in json.loads(response["body"])["message"]
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,21 @@ def test_domain_errors_map_to_404_409_and_422(prompts_app: ModuleType) -> None:
     assert unrendered[0] == 422 and "missing variables: team, ticket" in unrendered[1]["message"]
 
 
+def test_the_configured_answer_alias_cannot_move_to_a_version_that_cannot_answer(prompts_app: ModuleType) -> None:
+    answers = {"author": "a", "system_template": "{context}", "user_template": "{question}"}
+    _call(prompts_app, "POST", "/prompts", {"name": "rag-answer", **answers, "variables": ["context", "question"]})
+    _call(prompts_app, "PUT", "/prompts/rag-answer/aliases/prod", {"version": 1})
+    only_question = {"name": "rag-answer", **answers, "system_template": "Be brief.", "variables": ["question"]}
+    _call(prompts_app, "POST", "/prompts", only_question)
+
+    refused = _call(prompts_app, "PUT", "/prompts/rag-answer/aliases/prod", {"version": 2})
+    staging = _call(prompts_app, "PUT", "/prompts/rag-answer/aliases/staging", {"version": 2})
+
+    assert refused[0] == 422 and "rag-answer@prod answers every question that names no prompt" in refused[1]["message"]
+    assert _call(prompts_app, "GET", "/prompts/rag-answer")[1]["aliases"] == {"prod": 1, "staging": 2}
+    assert staging[0] == 200  # any other alias may try it out
+
+
 def test_posting_a_prompt_with_an_unknown_pii_entity_type_answers_422_and_a_known_one_201(
     prompts_app: ModuleType,
 ) -> None:

@@ -9,18 +9,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from llmops.domain.errors import DomainError, InvalidPrompt, InvalidQuestion, PromptNotFound
+from llmops.domain.errors import (
+    AnswerPromptUnusable,
+    DomainError,
+    InvalidPrompt,
+    InvalidQuestion,
+    PromptNotFound,
+    UnknownPrompt,
+)
 from llmops.domain.grounding import GroundingCheck, answer_sentences, split_sentences
 from llmops.domain.guardrails import GuardrailAction, GuardrailHit, Guardrails, GuardrailVerdict
 from llmops.domain.models import Abstention, Answer, Citation, ScoredChunk, SearchFilters, SearchMode, Usage
 from llmops.domain.prompts import (
     DEFAULT_REFUSAL,
-    RAG_VARIABLES,
     ModelParameters,
     PromptVersion,
     RenderedPrompt,
     VersionRef,
-    guardrails_problem,
+    answer_prompt_problem,
 )
 from llmops.domain.retrieval import MAX_TOP_K, Retriever
 from llmops.ports import Embedder, GenerationRequest, LanguageModel
@@ -147,7 +153,7 @@ class QuestionAnsweringService:
         """`request_id` (the API request's, where there is one) goes into every guardrail event and the answer, so
         that a `Guardrail Triggered` event can be traced to the request that caused it."""
         started = time.perf_counter()
-        chosen = self._prompt_for(prompt or self._default_prompt)
+        chosen = self._prompt_for(prompt or self._default_prompt, configured=prompt is None)
         template = chosen.render
         question = question.strip()
         if not question:
@@ -256,17 +262,25 @@ class QuestionAnsweringService:
             safe_citations.append(citation.model_copy(update={"excerpt": shown}))
         return checked.text, safe_citations
 
-    def _prompt_for(self, choice: PromptChoice) -> _ChosenPrompt:
-        """The prompt version that answers: from the catalog, else (for the default prompt only) the built-in one."""
+    def _prompt_for(self, choice: PromptChoice, configured: bool) -> _ChosenPrompt:
+        """The prompt version that answers: from the catalog, else (for the default prompt, when the catalog has no
+        prompt of that name at all) the built-in one. `configured`: the request chose no prompt, so a prompt that
+        cannot answer is the deployment's fault (AnswerPromptUnusable), not the request's."""
         if self._prompts is not None:
             try:
                 version = self._prompts.resolve(choice.name, choice.ref)
-            except PromptNotFound:
+            except UnknownPrompt:
                 if choice != self._default_prompt:
                     raise
                 logger.warning("Prompt not in the catalog; using the built-in one", extra={"prompt": choice.name})
+            except PromptNotFound as missing:  # the prompt is there, the version or alias is not
+                if configured:
+                    raise AnswerPromptUnusable(_unusable(choice, str(missing))) from missing
+                raise
             else:
                 problem = answer_prompt_problem(version)
+                if problem and configured:
+                    raise AnswerPromptUnusable(_unusable(choice, problem))
                 if problem:
                     raise InvalidPrompt(problem)
                 return _ChosenPrompt(
@@ -370,17 +384,11 @@ class QuestionAnsweringService:
         )
 
 
-def answer_prompt_problem(version: PromptVersion) -> str | None:
-    """Why a catalog prompt version cannot answer questions, or None when it can."""
-    if "context" not in version.variables or not set(version.variables) <= set(RAG_VARIABLES):
-        return (
-            f"{version.prompt_id} cannot answer questions: an answer prompt declares {{context}} and may declare "
-            f"{{question}}, no other variable (it declares {', '.join(version.variables)})"
-        )
-    guardrails = guardrails_problem(version.guardrails)
-    if guardrails:
-        return f"{version.prompt_id} cannot answer questions: its {guardrails}; publish a version that corrects them"
-    return None
+def _unusable(choice: PromptChoice, problem: str) -> str:
+    return (
+        f"the platform's answer prompt {choice.name}@{choice.ref} (ANSWER_PROMPT_NAME, ANSWER_PROMPT_REF) cannot "
+        f"answer: {problem}; point {choice.ref} at a version that can (llmops prompts alias)"
+    )
 
 
 def _header(number: int, hit: ScoredChunk) -> str:

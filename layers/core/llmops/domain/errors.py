@@ -66,6 +66,15 @@ class PromptNotFound(DomainError):
     """No prompt by that name, or no version or alias of it by that reference."""
 
 
+class UnknownPrompt(PromptNotFound):
+    """No prompt by that name at all (not: the prompt is there without that version or alias)."""
+
+
+class AnswerPromptUnusable(DomainError):
+    """The platform's configured answer prompt (ANSWER_PROMPT_NAME at ANSWER_PROMPT_REF) cannot answer: the
+    deployment's fault, not the request's."""
+
+
 class InvalidPrompt(DomainError):
     """A prompt name, alias, reference or set of variables that the catalog cannot accept as it is."""
 

@@ -33,6 +33,7 @@ from llmops.domain.errors import (
     PromptConflict,
     PromptNotFound,
     PromptVersionExists,
+    UnknownPrompt,
     describe_problems,
 )
 from llmops.domain.guardrails import GuardrailPolicy
@@ -119,6 +120,19 @@ def _variable_name(name: str) -> str:
 
 
 VariableName = Annotated[str, AfterValidator(_variable_name)]
+
+
+def answer_prompt_problem(version: PromptVersion) -> str | None:
+    """Why a catalog prompt version cannot answer questions, or None when it can."""
+    if set(version.variables) != set(RAG_VARIABLES):
+        return (
+            f"{version.prompt_id} cannot answer questions: an answer prompt declares {{context}} and {{question}} "
+            f"and no other variable (it declares {', '.join(version.variables) or 'none'})"
+        )
+    guardrails = guardrails_problem(version.guardrails)
+    if guardrails:
+        return f"{version.prompt_id} cannot answer questions: its {guardrails}; publish a version that corrects them"
+    return None
 
 
 def guardrails_problem(overrides: Mapping[str, Any] | None) -> str | None:
@@ -374,12 +388,12 @@ class PromptCatalog:
                 raise PromptConflict(f"{name}@{alias} {where}, not at {expected}")
             if current == version:
                 if self._store.get_version(name, version) is None:  # cannot happen unless a version was deleted
-                    raise PromptNotFound(self._missing(name, f"version {version}"))
+                    raise self._missing(name, f"version {version}")
                 return AliasMove(name=name, alias=alias, version=version, previous_version=current)
             try:
                 self._store.put_alias(name, alias, version, current=current)
             except PromptNotFound as error:
-                raise PromptNotFound(self._missing(name, f"version {version}")) from error
+                raise self._missing(name, f"version {version}") from error
             except PromptConflict:
                 if expected is not None:
                     raise
@@ -433,12 +447,12 @@ class PromptCatalog:
         if parsed == LATEST:
             version = self._store.latest_version(name)
             if version is None:
-                raise PromptNotFound(f"no prompt named {name}")
+                raise UnknownPrompt(f"no prompt named {name}")
             return version
         number = parsed if isinstance(parsed, int) else self._alias_target(name, parsed)
         found = self._store.get_version(name, number)
         if found is None:
-            raise PromptNotFound(self._missing(name, f"version {number}"))
+            raise self._missing(name, f"version {number}")
         return found
 
     def resolve(self, name: str, ref: VersionRef = LATEST) -> PromptVersion:
@@ -467,7 +481,7 @@ class PromptCatalog:
         check_name(name)
         versions = sorted(self._store.list_versions(name), key=lambda v: v.version)
         if not versions:
-            raise PromptNotFound(f"no prompt named {name}")
+            raise UnknownPrompt(f"no prompt named {name}")
         return versions
 
     def aliases(self, name: str) -> dict[str, int]:
@@ -478,7 +492,7 @@ class PromptCatalog:
     def _alias_target(self, name: str, alias: str) -> int:
         target = self._store.get_alias(name, alias)
         if target is None:
-            raise PromptNotFound(self._missing(name, f"alias {alias}"))
+            raise self._missing(name, f"alias {alias}")
         return target
 
     def _cached_version(self, name: str, number: int) -> PromptVersion:
@@ -487,7 +501,7 @@ class PromptCatalog:
             self._versions[key] = self.get(name, number)
         return self._versions[key]
 
-    def _missing(self, name: str, what: str) -> str:
+    def _missing(self, name: str, what: str) -> PromptNotFound:
         if self._store.latest_version(name) is None:
-            return f"no prompt named {name}"
-        return f"{name} has no {what}"
+            return UnknownPrompt(f"no prompt named {name}")
+        return PromptNotFound(f"{name} has no {what}")

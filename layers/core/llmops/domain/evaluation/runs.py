@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llmops.domain.answering import answer_prompt_problem
 from llmops.domain.errors import InvalidPrompt, InvalidQuestion, PromptNotFound
 from llmops.domain.evaluation import metrics as m
 from llmops.domain.evaluation.datasets import DatasetCatalog, DatasetRow, DatasetVersion, parse_dataset_ref
@@ -37,7 +36,7 @@ from llmops.domain.evaluation.report import (
     summarize,
 )
 from llmops.domain.models import Answer, ScoredChunk, SearchMode
-from llmops.domain.prompts import PromptVersion, VersionRef
+from llmops.domain.prompts import PromptVersion, VersionRef, answer_prompt_problem
 from llmops.ports import BlobStore, EvaluationRepository, Workflow
 
 logger = logging.getLogger(__name__)
