@@ -126,3 +126,23 @@ def test_a_smaller_top_k_cuts_the_same_hybrid_ranking_short(
         for top_k in range(1, 11):
             cut = [(hit.chunk.position, hit.fused_score) for hit in retriever.retrieve(question, top_k)]
             assert cut == ranking[:top_k], (question, top_k)
+
+
+@pytest.mark.parametrize(
+    ("query", "weights", "reason"),
+    [
+        ("", {}, "the query is blank"),
+        (" \n\t", {}, "the query is blank"),
+        ("x" * 2001, {}, "longer than 2000 characters"),
+        ("indentation", {"vector_weight": 0.0}, r"fusion weights 0 \(vector\) and 0 \(text\)"),
+        ("indentation", {"text_weight": -1.0}, "must be 0 or more"),
+    ],
+    ids=["empty", "blank", "too-long", "both-weights-0-with-the-configured-one", "negative"],
+)
+def test_a_query_or_weights_that_cannot_rank_anything_are_refused_whoever_calls(
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex, query: str, weights: dict[str, float], reason: str
+) -> None:
+    retriever = Retriever(embedder, index, RetrievalSettings(text_weight=0.0))
+
+    with pytest.raises(InvalidSearch, match=reason):
+        retriever.retrieve(query, 3, **weights)

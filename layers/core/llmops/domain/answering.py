@@ -28,13 +28,13 @@ from llmops.domain.prompts import (
     VersionRef,
     answer_prompt_problem,
 )
-from llmops.domain.retrieval import MAX_TOP_K, Retriever
+from llmops.domain.retrieval import MAX_QUERY_CHARS, MAX_TOP_K, Retriever
 from llmops.ports import Embedder, GenerationRequest, LanguageModel
 
 logger = logging.getLogger(__name__)
 
 I_DONT_KNOW = DEFAULT_REFUSAL
-MAX_QUESTION_CHARS = 2000
+MAX_QUESTION_CHARS = MAX_QUERY_CHARS
 # A refusal opens a sentence, or says the context lacks the answer. "No information" inside an answer ("the
 # thermostat collects no information about ...") is content, not a refusal.
 _REFUSAL = re.compile(
@@ -300,7 +300,9 @@ class QuestionAnsweringService:
         """The top_k most relevant passages with different texts: a copy of a passage already found (a copied
         document) adds no evidence, so it must not take the place of another passage. Twice top_k are retrieved
         to leave room for copies."""
-        retrieved = self._retriever.retrieve(question, min(2 * top_k, MAX_TOP_K), mode=mode, filters=filters)
+        # Redaction can lengthen a question ("a@b.io" becomes "<EMAIL_ADDRESS>") past what a search takes.
+        query = question[:MAX_QUERY_CHARS]
+        retrieved = self._retriever.retrieve(query, min(2 * top_k, MAX_TOP_K), mode=mode, filters=filters)
         distinct: dict[str, ScoredChunk] = {}
         for hit in retrieved:
             distinct.setdefault(hit.chunk.content_hash, hit)

@@ -21,6 +21,7 @@ from llmops.ports import Embedder, VectorIndex
 # The most results one search returns, wherever it is asked for (POST /search's top_k, the LangChain retriever's k):
 # a hybrid search asks each store for up to candidates_factor times as many.
 MAX_TOP_K = 100
+MAX_QUERY_CHARS = 2000
 
 
 class Fusion(StrEnum):
@@ -61,10 +62,24 @@ class Retriever:
         text_weight: float | None = None,
     ) -> list[ScoredChunk]:
         mode = mode or self._settings.mode
+        # Checked here as well as at the API: the LangChain retriever and other callers come straight here.
+        if not query.strip():
+            raise InvalidSearch("the query is blank")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidSearch(f"the query is longer than {MAX_QUERY_CHARS} characters")
         if mode is not SearchMode.HYBRID and (vector_weight is not None or text_weight is not None):
             raise InvalidSearch(
                 f"vector_weight and text_weight weigh the two lists of a hybrid search; this search is {mode.value}: "
                 "leave them out, or ask for mode hybrid"
+            )
+        weights = (
+            self._settings.vector_weight if vector_weight is None else vector_weight,
+            self._settings.text_weight if text_weight is None else text_weight,
+        )
+        if mode is SearchMode.HYBRID and (min(weights) < 0 or max(weights) == 0):
+            raise InvalidSearch(
+                f"fusion weights {weights[0]:g} (vector) and {weights[1]:g} (text), with the configured ones for any "
+                "left out, must be 0 or more and not both 0"
             )
         vector = self._embedder.embed([query])[0]
         candidates = (
@@ -76,10 +91,6 @@ class Retriever:
         if mode is SearchMode.VECTOR:
             return by_vector[:top_k]
         by_text = self._index.text_search(query, candidates, filters, query_vector=vector)
-        weights = (
-            self._settings.vector_weight if vector_weight is None else vector_weight,
-            self._settings.text_weight if text_weight is None else text_weight,
-        )
         fuse = _fuse_convex if self._settings.fusion is Fusion.CONVEX else _fuse
         ranked = (
             fuse(by_vector, by_text, weights, self._settings.rrf_k)
