@@ -12,7 +12,15 @@ from typing import Any
 
 import boto3
 
-from llmops_local.platform import CREDENTIALS, REGION, LocalPlatform, PlatformConfig, find_project_root
+from llmops_local.platform import (
+    CREDENTIALS,
+    REGION,
+    LocalPlatform,
+    PlatformConfig,
+    PlatformError,
+    find_project_root,
+)
+from llmops_local.terminal import fail
 
 
 @dataclass(frozen=True)
@@ -87,5 +95,12 @@ def platform_endpoints(home: Path, aws_port: int = 4566, api_port: int = 3000) -
         yield attached
         return
     config = PlatformConfig(project_root=find_project_root(), home=home, aws_port=aws_port, api_port=api_port)
-    with LocalPlatform(config) as platform:
+    platform = LocalPlatform(config)
+    try:
+        platform.start()
+    except PlatformError as error:  # a port in use, a missing build: the reason is the whole story
+        fail(str(error), error)
+    try:
         yield PlatformEndpoints.of(platform)
+    finally:
+        platform.stop()

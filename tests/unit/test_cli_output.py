@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 import requests
+import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from llmops_local import cli
+from llmops_local import cli, connection
+from llmops_local.platform import PlatformError
 
 
 def _answer(**fields: Any) -> dict[str, Any]:
@@ -179,3 +181,19 @@ def test_ask_sends_the_prompt_its_version_and_the_search_mode_only_when_given(ap
         {"question": "Where is it?", "prompt_version": "3"},
     ]
     assert refused.exit_code == 2  # not a mode: refused before the API is asked
+
+
+def test_a_platform_that_cannot_start_ends_the_command_with_its_reason_on_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def port_taken(_: object) -> None:
+        raise PlatformError("AWS emulator port 127.0.0.1:5188 is in use; is `llmops up` running already?")
+
+    monkeypatch.setattr(connection, "running_platform", lambda _: None)
+    monkeypatch.setattr(connection.LocalPlatform, "start", port_taken)
+
+    with pytest.raises(typer.Exit) as exited, connection.platform_endpoints(tmp_path, 5188, 3622):
+        pass
+
+    assert exited.value.exit_code == 1
+    assert capsys.readouterr().err == "AWS emulator port 127.0.0.1:5188 is in use; is `llmops up` running already?\n"
