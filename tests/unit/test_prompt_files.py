@@ -63,6 +63,7 @@ def test_a_file_maps_onto_a_spec(tmp_path: Path) -> None:
         ("ticket-summary.yaml", TICKET.replace("0.2", "9"), "parameters.temperature"),
         ("ticket-summary.yaml", "- a list\n", "expected a mapping"),
         ("ticket-summary.yaml", "name: [unclosed\n", "not valid YAML"),
+        ("ticket-summary.yaml", TICKET + "author: someone else\n", "key 'author' is given twice"),
     ],
 )
 def test_a_broken_file_is_reported_with_its_path_and_what_to_change(

@@ -35,6 +35,20 @@ class PromptFileError(ValueError):
     """A prompt file that cannot become a prompt version; the message names the file and what to change."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice: PyYAML keeps the last one, and `user:` written twice would publish
+    the second without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 @dataclass(frozen=True)
 class PromptFile:
     path: Path
@@ -44,7 +58,7 @@ class PromptFile:
 
 def load_prompt_file(path: Path) -> PromptFile:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as error:
         raise PromptFileError(f"{path}: not valid YAML: {error}") from error
     except UnicodeDecodeError as error:
