@@ -320,3 +320,12 @@ def test_unknown_invoke_arguments_are_refused_not_ignored(otter_retriever: Retri
         retriever.invoke("otters", top_n=1)
     # BaseRetriever.invoke reads `verbose` itself (for its callbacks): it is not refused.
     assert len(retriever.invoke("otters", verbose=False)) == 3
+
+
+def test_a_version_declaring_a_variable_langchain_reserves_is_refused_with_the_platforms_error() -> None:
+    version = _version().model_copy(
+        update={"system_template": "Say {stop}", "user_template": "now", "variables": ["stop"]}
+    )
+
+    with pytest.raises(InvalidPrompt, match="rag-answer@4 declares stop, which LangChain reserves"):
+        prompt_template(version)

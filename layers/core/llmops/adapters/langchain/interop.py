@@ -108,10 +108,20 @@ class PlatformRetriever(BaseRetriever):
         )
 
 
+# langchain-core refuses these as input variables of a prompt template ("used internally").
+_LANGCHAIN_RESERVED_VARIABLES = frozenset({"stop"})
+
+
 def prompt_template(version: PromptVersion) -> ChatPromptTemplate:
     """A catalog prompt version as a chat prompt template (system + human), with the version in its metadata.
 
     Run it with `chat_model(settings, version=version)` so that the version's model parameters apply."""
+    reserved = sorted(set(version.variables) & _LANGCHAIN_RESERVED_VARIABLES)
+    if reserved:
+        raise InvalidPrompt(
+            f"{version.prompt_id} declares {', '.join(reserved)}, which LangChain reserves for itself: publish a "
+            "version that names the variable otherwise to use it as a LangChain prompt template"
+        )
     template = ChatPromptTemplate.from_messages([("system", version.system_template), ("human", version.user_template)])
     template.metadata = {"prompt_name": version.name, "prompt_version": version.version, "prompt_id": version.prompt_id}
     return template
