@@ -194,30 +194,23 @@ def test_given_the_prompts_own_refusal_then_it_is_declined(
     assert answer.answer == "Nothing in the handbook covers this."
 
 
+@pytest.mark.parametrize(
+    ("templates", "declares"),
+    [
+        ({"user_template": "Grade {answer} against {context}", "variables": ("answer", "context")}, "answer, context"),
+        ({"system_template": "Ctx: {context}", "user_template": "Answer.", "variables": ("context",)}, "context"),
+    ],
+    ids=["a-judge-prompt", "context-without-question"],
+)
 def test_given_a_catalog_prompt_that_is_not_an_answer_prompt_then_the_error_says_so(
-    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
+    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex, templates: dict[str, Any], declares: str
 ) -> None:
     catalog = PromptCatalog(FakePromptStore())
-    catalog.publish(
-        "judge", _answer_prompt(user_template="Grade {answer} against {context}", variables=("answer", "context"))
-    )
+    catalog.publish("judge", _answer_prompt(**templates))
 
-    with pytest.raises(InvalidPrompt, match=r"judge@1 cannot answer questions.*it declares answer, context"):
+    with pytest.raises(InvalidPrompt, match=rf"judge@1 cannot answer .*\{{question\}}.*it declares {declares}\)"):
         _service(embedder, index, FakeLanguageModel(), prompts=catalog).answer(
             "How is green tea brewed?", prompt=PromptChoice("judge", "1")
-        )
-
-
-def test_given_a_prompt_without_question_then_it_cannot_answer_though_it_declares_context(
-    embedder: OnnxMiniLmEmbedder, index: FakeVectorIndex
-) -> None:
-    catalog = PromptCatalog(FakePromptStore())
-    spec = _answer_prompt(system_template="Ctx: {context}", user_template="Answer.", variables=("context",))
-    catalog.publish("context-only", spec)
-
-    with pytest.raises(InvalidPrompt, match=r"declares \{context\} and \{question\}.*\(it declares context\)"):
-        _service(embedder, index, FakeLanguageModel(), prompts=catalog).answer(
-            "How is green tea brewed?", prompt=PromptChoice("context-only", "1")
         )
 
 
