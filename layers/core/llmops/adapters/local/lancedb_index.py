@@ -17,6 +17,8 @@ from llmops.domain.sequencer import single_revision
 
 TABLE_NAME = "chunks"
 _OPTIMIZE_EVERY_ROWS = 2000
+# The first fetch of a filtered full-text search: a filter that most rows meet needs no second one.
+_MIN_OVERFETCH = 200
 _TAGS_FIELD = pa.field("tags", pa.list_(pa.string()))
 _REVISION_FIELD = pa.field("revision", pa.string())
 # Columns added after the first release: tables made before them gain them (null in old rows) on first open.
@@ -181,7 +183,7 @@ class LanceDbVectorIndex:
         if table is None or not text.strip() or _unanswerable(table, filters):
             return []
         self._ensure_full_text_index(table)
-        rows = _filtered(table.search(text, query_type="fts"), filters).limit(k).to_list()
+        rows = self._text_rows(table, text, k, _where(filters))
         return [
             TextMatch(
                 chunk=_chunk(row),
@@ -190,6 +192,32 @@ class LanceDbVectorIndex:
             )
             for row in rows
         ]
+
+    @staticmethod
+    def _text_rows(table: Any, text: str, k: int, condition: str | None) -> list[dict[str, Any]]:
+        """The k best BM25 matches among the rows meeting `condition`, scored as if unfiltered.
+
+        A filter must not change a score (it does not in OpenSearch, whose filter clause leaves scoring to the whole
+        index). LanceDB scans the rows its full-text index does not hold yet, which locally is every row until
+        enough have been written, and a prefilter would compute their BM25 statistics over the filtered rows only.
+        So the filter is applied after scoring; as LanceDB applies the limit first, the search over-fetches until
+        it has as many rows as a prefiltered search finds, which is the number that meet the filter."""
+
+        def matches(limit: int, prefilter: bool | None = None) -> list[dict[str, Any]]:
+            query = table.search(text, query_type="fts")
+            if prefilter is not None and condition is not None:
+                query = query.where(condition, prefilter=prefilter)
+            return list(query.limit(limit).to_list())
+
+        if condition is None:
+            return matches(k)
+        wanted = len(matches(k, prefilter=True))
+        limit, total = max(k, _MIN_OVERFETCH), int(table.count_rows())
+        while True:
+            rows = matches(limit, prefilter=False)
+            if len(rows) >= wanted or limit >= total:
+                return rows[:k]
+            limit *= 4
 
     def _readable(self) -> Any:
         if self._table is None and not self._exists():
