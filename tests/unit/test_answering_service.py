@@ -364,14 +364,38 @@ def test_abbreviations_pysbd_does_not_know_do_not_end_a_sentence(sentence: str) 
     assert split_sentences(f"{sentence} The rest follows.") == [sentence, "The rest follows."]
 
 
-def test_given_a_one_word_answer_then_the_support_threshold_decides_it(embedder: OnnxMiniLmEmbedder) -> None:
-    text = "The capital of France is Paris."
-    index = _index_of(embedder, ("france", text))
-    llm = FakeLanguageModel(reply="Paris [1].")
+@pytest.mark.parametrize(
+    ("question", "reply", "source"),
+    [
+        ("What is the capital of France?", "Paris [1].", "france"),
+        ("How many modules does the package ship?", "The answer is: 27", "package"),
+        ("Who created Python?", "Guido van Rossum.", "python"),
+        ("What is the capital of France?", "Rome.", None),
+        ("How many modules does the package ship?", "The answer is: 31", None),
+        ("Who created Python?", "Python.", None),
+        ("Is Paris the capital of France?", "Yes.", None),
+    ],
+    ids=["word", "framed-number", "name", "word-elsewhere", "number-elsewhere", "echo", "bare-yes"],
+)
+def test_given_a_terse_answer_then_it_stands_when_every_word_it_adds_to_the_question_is_in_a_passage(
+    embedder: OnnxMiniLmEmbedder, question: str, reply: str, source: str | None
+) -> None:
+    # Too short for its embedding to resemble the passage (about 0.2 to 0.7 against MIN_ANSWER_SUPPORT's 0.7).
+    index = _index_of(
+        embedder,
+        ("france", "The capital of France is Paris."),
+        ("package", "The package ships 27 modules for parsing, rendering and testing."),
+        ("python", "Python was created by Guido van Rossum in the late 1980s."),
+    )
 
-    answer = _service(embedder, index, llm, min_answer_support=0.5).answer("What is the capital of France?")
+    answer = _service(embedder, index, FakeLanguageModel(reply=reply)).answer(question)
 
-    assert answer.grounded and answer.answer == "Paris. [1]"
+    if source is None:
+        assert answer.abstention is Abstention.NOT_SUPPORTED_BY_CONTEXT
+    else:
+        (citation,) = answer.citations
+        assert answer.grounded and answer.answer == f"{without_markers(reply)} [{citation.number}]"
+        assert citation.source_key == f"documents/{source}.txt"
 
 
 def test_given_an_answer_with_a_caveat_then_the_answer_stands_without_the_caveat(

@@ -201,7 +201,7 @@ class QuestionAnsweringService:
         if not sentences or _is_refusal(sentences[0].text) or _says(text, rendered.refusal):
             return self._declined(question, started, generation.usage, Abstention.MODEL_DECLINED, rendered, llm, hits)
         # A caveat after an answer ("The context does not mention black tea.") is not evidence: the rest stands.
-        grounded = self._grounding.check([s for s in sentences if not _is_refusal(s.text)], passages)
+        grounded = self._grounding.check([s for s in sentences if not _is_refusal(s.text)], passages, question)
         if not grounded.sentences:
             logger.info("Answer not supported by its context; declining", extra={"answer": text})
             return self._declined(

@@ -5,6 +5,9 @@ embedding similarity) with every sentence of the passages it was given; a senten
 enough to one of them and its numbers are all in that one's passage. Supported sentences are kept and cite the
 passage that supports them best, the rest are dropped. An answer with no supported sentence is declined. The kept
 sentences keep the reply's layout: its paragraphs, list items and fenced code blocks.
+
+A terse answer ("Paris.", "The answer is: 27") carries too little meaning for its embedding to resemble anything, so
+it is supported instead when every word it adds to the question is in a passage: it was taken from that passage.
 """
 
 from __future__ import annotations
@@ -62,6 +65,15 @@ PARAGRAPH, LINE, RUN_ON = "\n\n", "\n", " "
 _BREAKS = (RUN_ON, LINE, PARAGRAPH)  # weakest first
 # A passage's list numbers and headings ("1.", "Note:") would otherwise stand as sentences that support anything.
 _MIN_PASSAGE_SENTENCE_CHARS = 12
+_WORD = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+")
+_MAX_TERSE_WORDS = 6
+# Words that frame a terse answer without saying anything a passage would have to hold ("The answer is: 27").
+# fmt: off
+_FRAMING_WORDS = frozenset({
+    "a", "an", "the", "is", "are", "was", "were", "be", "it", "its", "answer", "yes", "no", "and", "or",
+    "at", "in", "on", "of", "by", "for", "to", "from", "about", "around",
+})
+# fmt: on
 
 
 def split_sentences(text: str) -> list[str]:
@@ -158,8 +170,8 @@ class GroundingCheck:
         self._min_support = min_support
         self._max_sentences = max_sentences
 
-    def check(self, sentences: list[AnswerSentence], passages: list[ScoredChunk]) -> GroundedAnswer:
-        """`sentences` are the answer's, as `answer_sentences` gives them."""
+    def check(self, sentences: list[AnswerSentence], passages: list[ScoredChunk], question: str) -> GroundedAnswer:
+        """`sentences` are the answer's, as `answer_sentences` gives them; `question` is what they answer."""
         answer_sentences = sentences[: self._max_sentences * 2]
         passage_sentences: list[tuple[int, str]] = [
             (number, sentence)
@@ -171,10 +183,13 @@ class GroundingCheck:
         vectors = self._embedder.embed([s.text for s in answer_sentences] + [s for _, s in passage_sentences])
         answers, evidence = vectors[: len(answer_sentences)], vectors[len(answer_sentences) :]
         similarity = answers @ evidence.T
-        passage_numbers = {
-            number: _numbers(_NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group().lower()], hit.chunk.text))
+        passage_texts = {
+            number: _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group().lower()], hit.chunk.text)
             for number, hit in enumerate(passages, start=1)
         }
+        passage_numbers = {number: _numbers(text) for number, text in passage_texts.items()}
+        passage_words = {number: _words(text) for number, text in passage_texts.items()}
+        asked = _words(question) | _FRAMING_WORDS
         kept: list[SupportedSentence] = []
         seen: set[str] = set()
         opens = RUN_ON  # a dropped sentence's break still parts the kept ones around it
@@ -186,13 +201,14 @@ class GroundingCheck:
                 continue
             seen.add(said)
             number = passage_sentences[best][0]
-            if (
-                float(row[best]) >= self._min_support
+            if not (
+                row[best] >= self._min_support
                 and _numbers(_LIST_ITEM.sub("", sentence.text)) <= passage_numbers[number]
-                and len(kept) < self._max_sentences
             ):
-                support = round(float(row[best]), 4)
-                kept.append(SupportedSentence(sentence.text, number, support, opens, sentence.code))
+                number = 0 if sentence.code else _terse_source(sentence.text, asked, passage_words)
+            if number and len(kept) < self._max_sentences:
+                support = max(float(row[i]) for i, (cited, _) in enumerate(passage_sentences) if cited == number)
+                kept.append(SupportedSentence(sentence.text, number, round(support, 4), opens, sentence.code))
                 opens = RUN_ON
         return GroundedAnswer(sentences=kept, dropped=len(answer_sentences) - len(kept))
 
@@ -200,6 +216,22 @@ class GroundingCheck:
 def _passage_sentences(text: str) -> list[str]:
     sentences = [s for s in split_sentences(text) if len(s) >= _MIN_PASSAGE_SENTENCE_CHARS]
     return sentences or [" ".join(text.split())]
+
+
+def _terse_source(sentence: str, asked: set[str], passage_words: dict[int, set[str]]) -> int:
+    """The first passage holding every word a terse sentence adds to the question and its framing; 0 if none does,
+    if the sentence is not terse, or if it adds nothing (a bare "Yes." cannot be told from "No.")."""
+    words = _WORD.findall(_LIST_ITEM.sub("", sentence).lower())
+    added = _words(" ".join(words)) - asked
+    if not added or len(words) > _MAX_TERSE_WORDS:
+        return 0
+    return next((number for number, held in passage_words.items() if added <= held), 0)
+
+
+def _words(text: str) -> set[str]:
+    """Lower-cased words and numbers, numbers as `_numbers` reads them."""
+    words = {word for word in _WORD.findall(text.lower()) if not word[0].isdigit()}
+    return words | _numbers(text)
 
 
 def _numbers(text: str) -> set[str]:

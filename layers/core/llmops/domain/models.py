@@ -202,7 +202,9 @@ class Answer(Frozen):
     )
     citations: list[Citation]
     support: float | None = Field(
-        default=None, description="Lowest similarity between a kept answer sentence and its supporting passage."
+        default=None,
+        description="Lowest similarity between a kept answer sentence and its supporting passage (low for a terse "
+        "answer, which is kept because every word it adds to the question is in the passage).",
     )
     model_id: str
     prompt_id: str = Field(description="name@version of the prompt that produced the answer.")
