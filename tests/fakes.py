@@ -403,6 +403,14 @@ class FakePromptStore:
         self.alias_targets[(name, alias)] = version
         self.writes += 1
 
+    def delete_alias(self, name: str, alias: str, *, current: int) -> None:
+        from llmops.domain.errors import PromptConflict
+
+        if self.alias_targets.get((name, alias)) != current:
+            raise PromptConflict(f"{name}@{alias} no longer points at {current}")
+        del self.alias_targets[(name, alias)]
+        self.writes += 1
+
     def list_prompts(self) -> list[Any]:
         from llmops.domain.prompts import PromptSummary
 

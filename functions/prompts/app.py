@@ -2,31 +2,35 @@
 
 POST /prompts (a new prompt, or a new version of one), GET /prompts, GET /prompts/{name} (versions and aliases),
 GET /prompts/{name}/versions/{ref} (a number, an alias or `latest`), PUT /prompts/{name}/aliases/{alias} (move an
-alias; moving it back is a rollback), POST /prompts/{name}/render (a dry run with variables).
+alias; moving it back is a rollback), DELETE /prompts/{name}/aliases/{alias}, POST /prompts/{name}/render (a dry run
+with variables). No route takes query parameters: one sent is refused (422), not ignored.
 """
 
 from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from llmops.composition import build_prompt_catalog
 from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound
 from llmops.domain.prompts import (
     LATEST,
+    MAX_NAME_CHARS,
     MAX_VERSION,
     NAME_PATTERN,
+    AliasDeletion,
     AliasMove,
     PromptCatalog,
     PromptSpec,
     PromptSummary,
     PromptVersion,
     RenderedPrompt,
-    answer_prompt_problem,
+    check_name,
 )
 from llmops.http_errors import body_or_defaults, error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
@@ -36,8 +40,18 @@ app = APIGatewayRestResolver(enable_validation=True)
 word_invalid_requests(app)
 
 
+def _new_prompt_name(name: str) -> str:
+    try:
+        return check_name(name)
+    except InvalidPrompt as error:  # said as the catalog says it, not as "should match pattern '^[a-z]...'"
+        raise ValueError(str(error)) from error
+
+
 class NewPromptVersion(PromptSpec):
-    name: str = Field(pattern=NAME_PATTERN, description="Slug: lowercase letters, digits and hyphens, a letter first.")
+    name: Annotated[str, AfterValidator(_new_prompt_name)] = Field(
+        description="Slug: lowercase letters and digits in words joined by single hyphens, a letter first.",
+        json_schema_extra={"pattern": NAME_PATTERN, "maxLength": MAX_NAME_CHARS},
+    )
 
 
 class PromptList(BaseModel):
@@ -81,6 +95,23 @@ def settings() -> Settings:
 @cache
 def catalog() -> PromptCatalog:
     return build_prompt_catalog(settings())
+
+
+def refuse_query_parameters(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """No prompts route takes query parameters: one sent, misspelt or hoped for (GET /prompts?name=...,
+    DELETE ...?expected_version=2), must not pass unnoticed, answered as if it had been applied."""
+    event = app.current_event
+    unknown = sorted(event.query_string_parameters or {})
+    if unknown:
+        return error_response(
+            422,
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"{event.http_method} {event.resource} takes none",
+        )
+    return next_middleware(app)
+
+
+app.use([refuse_query_parameters])
 
 
 @app.post("/prompts")
@@ -135,18 +166,22 @@ def get_version(name: str, ref: str) -> PromptVersion:
 @app.put("/prompts/<name>/aliases/<alias>")
 @tracer.capture_method
 def move_alias(name: str, alias: str, request: Annotated[AliasRequest, Body()]) -> AliasMove:
-    configured = settings()
-    if (name, alias) == (configured.answer_prompt_name, configured.answer_prompt_ref):
-        # This alias answers every question that names no prompt: a version that cannot answer would fail them all.
-        problem = answer_prompt_problem(catalog().get(name, request.version))
-        if problem:
-            raise InvalidPrompt(f"{name}@{alias} answers every question that names no prompt; {problem}")
     move = catalog().set_alias(name, alias, request.version, expected=request.expected_version)
     logger.info(
         "Moved prompt alias",
         extra={"prompt": name, "alias": alias, "version": move.version, "previous_version": move.previous_version},
     )
     return move
+
+
+@app.delete("/prompts/<name>/aliases/<alias>")
+@tracer.capture_method
+def delete_alias(name: str, alias: str) -> AliasDeletion:
+    deleted = catalog().delete_alias(name, alias)
+    logger.info(
+        "Deleted prompt alias", extra={"prompt": name, "alias": alias, "previous_version": deleted.previous_version}
+    )
+    return deleted
 
 
 @app.post("/prompts/<name>/render")
@@ -167,6 +202,7 @@ def conflict(error: PromptConflict) -> Response[dict[str, Any]]:
 
 @app.exception_handler(InvalidPrompt)
 def invalid(error: InvalidPrompt) -> Response[dict[str, Any]]:
+    # Among the rest: pointing the configured answer prompt's alias at a version that cannot answer, or deleting it.
     return error_response(422, error)
 
 

@@ -1,10 +1,11 @@
-"""`llmops prompts`: the prompt catalog from the command line (sync files, list, show, alias, render)."""
+"""`llmops prompts`: the prompt catalog from the command line (sync files, list, show, alias, unalias, render)."""
 
 from __future__ import annotations
 
 import json
 import textwrap
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -36,6 +37,19 @@ def _call(home: Path, aws_port: int, api_port: int, method: str, path: str, body
             return dict(api_call(endpoints.api_url, method, path, body).json())
         except PromptApiError as error:
             fail(str(error), error)
+
+
+# A name or alias to find: one made under an earlier release's looser rule included (the API decides what is new).
+_existing_name = partial(check_name, existing=True)
+_existing_alias = partial(check_alias, existing=True)
+
+
+def _answer_prompt() -> tuple[str, str]:
+    """The prompt that answers every question that names none (ANSWER_PROMPT_NAME at ANSWER_PROMPT_REF), which a
+    sync must leave able to answer: from this environment, as the local platform's functions read it; a deployed
+    stack's functions have the defaults (rag-answer at prod), as the template sets neither."""
+    settings = Settings()
+    return settings.answer_prompt_name, settings.answer_prompt_ref
 
 
 def _checked(check: Callable[[str], object], value: str) -> str:
@@ -133,8 +147,7 @@ def _print_version(found: dict[str, Any]) -> None:
     if found["description"]:
         console.print(Text(found["description"], style="dim"))
     console.print(Text(f"variables: {', '.join(found['variables']) or '(none)'}"))
-    parameters = {k: v for k, v in found["parameters"].items() if v not in (None, [])}
-    console.print(Text(f"parameters: {parameters or '(platform settings)'}"))
+    console.print(_parameters(found["parameters"]))
     if found.get("guardrails") is not None:  # its overrides of the platform's guardrail policy, as published
         console.print(Text(f"guardrails: {json.dumps(found['guardrails'], separators=(',', ':'))}"))
     for label, text in (("system", found["system_template"]), ("user", found["user_template"])):
@@ -143,6 +156,17 @@ def _print_version(found: dict[str, Any]) -> None:
     refusal = Text("refusal ", style="bold")
     refusal.append(found["refusal"], style="")
     console.print(refusal)
+
+
+def _parameters(parameters: dict[str, Any]) -> Text:
+    """`parameters: temperature=0.2, max_tokens=120, stop=["\\n\\n"]`: those a version sets, the stop sequences as
+    JSON so that their whitespace shows; the rest are the platform's settings."""
+    shown = [
+        f"{key}={json.dumps(value, ensure_ascii=False, separators=(',', ':')) if key == 'stop' else value}"
+        for key, value in parameters.items()
+        if value not in (None, [])
+    ]
+    return Text(f"parameters: {', '.join(shown) or '(platform settings)'}")
 
 
 def _timestamp(iso: str) -> str:
@@ -190,6 +214,7 @@ def sync(
         # Most likely the wrong --dir: a pipeline that syncs nothing should not pass as if it had published.
         patterns = ", ".join(f"*{suffix}" for suffix in SUFFIXES)
         raise typer.BadParameter(f"no prompt files ({patterns}) in {directory}", param_hint="--dir")
+    answer_prompt = _answer_prompt()
     try:
         if stack:
             table = _stack_output(stack, "PromptsTableName", region)
@@ -199,10 +224,12 @@ def sync(
             from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
 
             store = DynamoDbPromptStore(boto3.client("dynamodb", region_name=region), table)
-            outcomes = publish_files(store, files, alias, only_where_missing=if_missing)
+            outcomes = publish_files(store, files, alias, only_where_missing=if_missing, answer_prompt=answer_prompt)
         else:
             with platform_endpoints(home, aws_port, api_port) as endpoints:
-                outcomes = sync_through_api(endpoints.api_url, files, alias, only_where_missing=if_missing)
+                outcomes = sync_through_api(
+                    endpoints.api_url, files, alias, only_where_missing=if_missing, answer_prompt=answer_prompt
+                )
     except (PromptApiError, DomainError) as error:
         fail(str(error), error)
     _print_outcomes(outcomes)
@@ -225,7 +252,7 @@ def show(
     api_port: ApiPortOption = 3000,
 ) -> None:
     """A prompt's versions and aliases; with --version, that version in full."""
-    path = f"/prompts/{_checked(check_name, name)}"
+    path = f"/prompts/{_checked(_existing_name, name)}"
     if version is None:
         _print_versions(_call(home, aws_port, api_port, "GET", path))
     else:
@@ -248,13 +275,34 @@ def alias(
     body: dict[str, Any] = {"version": version}
     if expected is not None:
         body["expected_version"] = expected
-    path = f"/prompts/{_checked(check_name, name)}/aliases/{_checked(check_alias, alias_name)}"
+    path = f"/prompts/{_checked(_existing_name, name)}/aliases/{_checked(_existing_alias, alias_name)}"
     moved = _call(home, aws_port, api_port, "PUT", path, body)
     before = moved["previous_version"]
     console.print(
         f"{moved['name']}@{moved['alias']} -> {moved['version']}"
         + (f" (was {before})" if before is not None and before != moved["version"] else "")
     )
+    _print_refresh_note()
+
+
+@prompts_app.command("unalias")
+def unalias(
+    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="Alias to delete (the versions stay).")],
+    home: HomeOption,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """Delete an alias (DELETE /prompts/NAME/aliases/ALIAS); the configured answer prompt's alias is refused."""
+    path = f"/prompts/{_checked(_existing_name, name)}/aliases/{_checked(_existing_alias, alias_name)}"
+    deleted = _call(home, aws_port, api_port, "DELETE", path)
+    console.print(
+        Text(f"{deleted['name']}@{deleted['alias']} deleted (it named version {deleted['previous_version']})")
+    )
+    _print_refresh_note()
+
+
+def _print_refresh_note() -> None:
     # Answering functions keep what an alias names for a while: one catalog read per refresh, not one per answer.
     refresh = Settings.model_fields["prompt_alias_refresh_seconds"].default
     console.print(f"[dim]Answers follow within PROMPT_ALIAS_REFRESH_SECONDS ({refresh:g} s unless configured).[/dim]")
@@ -281,8 +329,9 @@ def render(
 ) -> None:
     """Fill a prompt's variables and print what the model would be sent (a dry run; no model is called)."""
     body = {"ref": ref, "variables": _variables(var or [])}
-    rendered = _call(home, aws_port, api_port, "POST", f"/prompts/{_checked(check_name, name)}/render", body)
+    rendered = _call(home, aws_port, api_port, "POST", f"/prompts/{_checked(_existing_name, name)}/render", body)
     console.print(f"[bold]{rendered['prompt_id']}[/bold]")
+    console.print(_parameters(rendered["parameters"]))
     console.print("[bold]system[/bold]")
     console.print(rendered["system"], markup=False, highlight=False)
     console.print("[bold]user[/bold]")

@@ -8,7 +8,8 @@ from typing import Any
 import requests
 
 from llmops.adapters.prompt_files import PromptFile
-from llmops.domain.prompts import SyncOutcome, check_alias
+from llmops.domain.errors import InvalidPrompt
+from llmops.domain.prompts import LATEST, SyncOutcome, answer_prompt_refusal, check_alias
 
 
 class PromptApiError(RuntimeError):
@@ -30,13 +31,26 @@ def api_call(api_url: str, method: str, path: str, body: dict[str, Any] | None =
 
 
 def sync_through_api(
-    api_url: str, files: list[PromptFile], alias: str | None = None, *, only_where_missing: bool = False
+    api_url: str,
+    files: list[PromptFile],
+    alias: str | None = None,
+    *,
+    only_where_missing: bool = False,
+    answer_prompt: tuple[str, str] | None = None,
 ) -> list[SyncOutcome]:
     """The same sync as `publish_files`, through the platform's API: POST /prompts (the catalog returns the
     latest version unchanged when the spec is the same), then PUT the alias. `files` come from load_prompt_files,
-    which refuses the folder whole when any file is bad."""
+    which refuses the folder whole when any file is bad.
+
+    The API refuses, request by request, to make `answer_prompt` (ANSWER_PROMPT_NAME at ANSWER_PROMPT_REF) a version
+    that cannot answer; a sync that would be refused so is refused before its first request, so that it does not
+    stop halfway, with some files published."""
     if alias is not None:
         check_alias(alias)
+    if answer_prompt is not None:
+        refusals = _answer_prompt_refusals(api_url, files, alias, only_where_missing, answer_prompt)
+        if refusals:
+            raise InvalidPrompt("\n".join(refusals))
     outcomes = []
     for file in files:
         body = {"name": file.name, **file.spec.model_dump(mode="json")}
@@ -54,3 +68,29 @@ def sync_through_api(
             )
         )
     return outcomes
+
+
+def _answer_prompt_refusals(
+    api_url: str, files: list[PromptFile], alias: str | None, only_where_missing: bool, answer_prompt: tuple[str, str]
+) -> list[str]:
+    """What the catalog would refuse of this sync for the answer prompt's sake (see PromptCatalog.sync)."""
+    name, ref = answer_prompt
+    refusals = []
+    for file in files:
+        if file.name != name or ref not in (alias, LATEST):
+            continue
+        if ref == alias and only_where_missing and alias in _aliases(api_url, name):
+            continue  # the sync leaves that alias where it is
+        refusal = answer_prompt_refusal(name, ref, file.spec, str(file.path))
+        if refusal:
+            refusals.append(refusal)
+    return refusals
+
+
+def _aliases(api_url: str, name: str) -> dict[str, int]:
+    try:
+        return dict(api_call(api_url, "GET", f"/prompts/{name}").json()["aliases"])
+    except PromptApiError as error:
+        if error.status == 404:  # no such prompt yet: no alias either
+            return {}
+        raise

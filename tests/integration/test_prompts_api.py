@@ -128,3 +128,33 @@ def test_llmops_prompts_sync_publishes_changed_files_only_and_moves_an_alias(
     detail = requests.get(f"{endpoints.api_url}/prompts/it-synced", timeout=30).json()
     assert detail["latest_version"] == 2 and detail["aliases"] == {"staging": 2}
     assert "it-synced" in listed.output and "staging=2" in listed.output
+
+
+def test_an_alias_is_deleted_through_the_api_and_the_cli_but_the_answer_alias_is_kept(
+    platform: LocalPlatform, endpoints: PlatformEndpoints
+) -> None:
+    api = endpoints.api_url
+    requests.post(f"{api}/prompts", json={**_spec("first"), "name": "it-unalias"}, timeout=30)
+    for alias in ("canary", "staging"):
+        requests.put(f"{api}/prompts/it-unalias/aliases/{alias}", json={"version": 1}, timeout=30)
+
+    deleted = requests.delete(f"{api}/prompts/it-unalias/aliases/canary", timeout=30)
+    unaliased = CliRunner().invoke(
+        app, ["prompts", "unalias", "it-unalias", "staging", "--home", str(platform.config.home)]
+    )
+    protected = requests.delete(f"{api}/prompts/rag-answer/aliases/prod", timeout=30)
+
+    assert deleted.status_code == 200
+    assert deleted.json() == {"name": "it-unalias", "alias": "canary", "previous_version": 1}
+    assert unaliased.exit_code == 0 and "it-unalias@staging deleted" in unaliased.output, unaliased.output
+    assert requests.get(f"{api}/prompts/it-unalias", timeout=30).json()["aliases"] == {}
+    assert protected.status_code == 422
+    assert "rag-answer@prod answers every question that names no prompt" in protected.json()["message"]
+    assert requests.get(f"{api}/prompts/rag-answer", timeout=30).json()["aliases"] == {"prod": 1}
+
+
+def test_listing_prompts_with_an_unknown_query_parameter_is_refused(endpoints: PlatformEndpoints) -> None:
+    refused = requests.get(f"{endpoints.api_url}/prompts", params={"nmae": "rag-answer"}, timeout=30)
+
+    assert refused.status_code == 422
+    assert "unknown query parameter 'nmae'" in refused.json()["message"]

@@ -11,12 +11,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
-from llmops.domain.errors import PromptConflict, PromptNotFound, PromptVersionExists
-from llmops.domain.prompts import PromptCatalog, PromptSpec
+from llmops.adapters.aws.dynamodb_prompt_store import MAX_ITEM_BYTES, DynamoDbPromptStore, item_bytes
+from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound, PromptVersionExists
+from llmops.domain.prompts import MAX_PROMPT_BYTES, PromptCatalog, PromptSpec
 from llmops_local.emulator_patches import make_dynamodb_requests_atomic
 from llmops_local.functions import LocalLambdaContext
 from llmops_local.template import load_template
+from tests.fakes import stored_by_an_earlier_release
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
 TABLE = "PromptsTable"
@@ -120,6 +121,56 @@ def test_an_alias_moves_only_to_an_existing_version_and_only_from_where_it_was_s
     assert store.get_alias("rag-answer", "prod") == 2
     assert store.aliases("rag-answer") == {"prod": 2, "staging": 1}
     assert store.get_alias("rag-answer", "canary") is None
+
+
+def test_an_alias_is_deleted_only_from_where_it_was_seen(store: DynamoDbPromptStore) -> None:
+    catalog = PromptCatalog(store)
+    catalog.create_version("rag-answer", _spec("v1"))
+    catalog.create_version("rag-answer", _spec("v2"))
+    catalog.set_alias("rag-answer", "staging", 2)
+
+    with pytest.raises(PromptConflict):
+        store.delete_alias("rag-answer", "staging", current=1)  # it points at 2
+    with pytest.raises(PromptConflict):
+        store.delete_alias("rag-answer", "canary", current=1)  # there is no such alias
+    deleted = catalog.delete_alias("rag-answer", "staging")
+
+    assert deleted.previous_version == 2
+    assert store.aliases("rag-answer") == {}
+
+
+def test_the_largest_prompt_the_catalog_accepts_fits_in_one_item_with_room_to_spare(
+    store: DynamoDbPromptStore, client: Any
+) -> None:
+    # Given the longest author and description, and templates filling the rest of the limit, in 4-byte characters
+    emoji = "\U0001f600"
+    base = PromptSpec(author=emoji * 256, description=emoji * 2000, user_template="{question}", variables=("question",))
+    room = MAX_PROMPT_BYTES - len(base.model_dump_json().encode())
+    system = emoji * 50_000
+    rest = room - len(system.encode())
+    user = "{question}" + emoji * (rest // 4) + "x" * (rest % 4)
+    largest = PromptSpec.model_validate(base.model_dump() | {"system_template": system, "user_template": user})
+    assert len(largest.model_dump_json().encode()) == MAX_PROMPT_BYTES
+
+    # When it is published, then DynamoDB takes it whole
+    published = PromptCatalog(store).create_version("rag-answer", largest)
+
+    item = client.get_item(TableName=TABLE, Key={"pk": {"S": "rag-answer"}, "sk": {"S": "v#000001"}})["Item"]
+    assert item_bytes(item) < MAX_ITEM_BYTES - 40_000
+    assert store.get_version("rag-answer", 1) == published
+
+
+def test_a_version_too_large_for_one_item_is_refused_before_the_write(store: DynamoDbPromptStore, client: Any) -> None:
+    # Given a version the catalog's own checks would have refused (one stored before the byte limit existed, say)
+    # (a control character takes 6 bytes in JSON: \u0001)
+    escaped = {"system_template": "\x01" * 49_000 + "{context}", "user_template": "\x01" * 49_000 + "{question}"}
+    too_large = stored_by_an_earlier_release(_spec(), "rag-answer", 1, **escaped)
+
+    # When the store is asked to write it, then it refuses as the catalog would, and writes nothing
+    with pytest.raises(InvalidPrompt, match=r"rag-answer@1 takes .* bytes as a DynamoDB item; at most 409,600"):
+        store.put_version(too_large)
+
+    assert client.scan(TableName=TABLE)["Items"] == []
 
 
 def test_rolling_back_prod_through_the_catalog(store: DynamoDbPromptStore) -> None:
@@ -226,6 +277,57 @@ def test_given_a_bad_prompt_file_then_the_deployment_fails_naming_it_and_nothing
     assert answer["Status"] == "FAILED"
     assert "typo.yaml" in answer["Reason"] and "temprature" in answer["Reason"]
     assert store.list_versions("good") == []
+
+
+def test_given_a_rag_answer_file_that_cannot_answer_then_the_first_deployment_fails_and_nothing_is_published(
+    deployed_sync: Any, store: DynamoDbPromptStore, tmp_path: Path
+) -> None:
+    # Given prompt files of which rag-answer (the configured answer prompt) no longer declares {question}
+    (tmp_path / "a-good.yaml").write_text("name: a-good\nauthor: a\nuser: '{question}'\nvariables: [question]\n")
+    (tmp_path / "rag-answer.yaml").write_text(
+        "name: rag-answer\nauthor: a\nsystem: '{context}'\nuser: Answer.\nvariables: [context]\n"
+    )
+
+    # When a first deployment would make it prod
+    answer = deployed_sync("Create", tmp_path)
+
+    # Then the deployment fails saying why, with nothing published
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith(
+        "rag-answer@prod answers every question that names no prompt; rag-answer@1 cannot"
+    )
+    assert store.list_versions("a-good") == [] and store.list_versions("rag-answer") == []
+
+
+def test_given_a_rag_answer_file_that_cannot_answer_then_sync_into_a_table_publishes_nothing(
+    store: DynamoDbPromptStore, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from llmops_local.cli import app
+
+    (tmp_path / "a-good.yaml").write_text("name: a-good\nauthor: a\nuser: '{question}'\nvariables: [question]\n")
+    (tmp_path / "rag-answer.yaml").write_text(
+        "name: rag-answer\nauthor: a\nsystem: '{context}'\nuser: Answer.\nvariables: [context]\n"
+    )
+    arguments = [
+        "prompts",
+        "sync",
+        "--dir",
+        str(tmp_path),
+        "--table",
+        TABLE,
+        "--region",
+        "us-east-1",
+        "--alias",
+        "prod",
+    ]
+
+    result = CliRunner().invoke(app, arguments)
+
+    assert result.exit_code == 1
+    assert "rag-answer@prod answers every question that names no prompt" in result.output
+    assert store.list_versions("a-good") == [] and store.list_versions("rag-answer") == []
 
 
 def test_given_the_stack_is_deleted_then_prompt_catalog_sync_succeeds_without_touching_the_catalog(

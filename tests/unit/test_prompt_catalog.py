@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from llmops.domain.answering import I_DONT_KNOW
 from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound
-from llmops.domain.prompts import DEFAULT_REFUSAL, ModelParameters, PromptCatalog, PromptSpec
+from llmops.domain.prompts import DEFAULT_REFUSAL, AliasDeletion, ModelParameters, PromptCatalog, PromptSpec
 from tests.fakes import FakePromptStore, stored_by_an_earlier_release
 
 
@@ -331,3 +331,127 @@ def test_listing_summarises_each_prompt_with_its_latest_version_and_aliases(cata
 
 def test_the_default_refusal_is_the_answering_services_wording() -> None:
     assert DEFAULT_REFUSAL == I_DONT_KNOW
+
+
+# The configured answer prompt (ANSWER_PROMPT_NAME, ANSWER_PROMPT_REF): it answers every question that names none.
+ANSWER_PROMPT = ("rag-answer", "prod")
+
+
+def _answer_spec(**overrides: Any) -> PromptSpec:
+    fields = {"author": "ana", "system_template": "{context}", "user_template": "{question}"}
+    return PromptSpec.model_validate(fields | {"variables": ["context", "question"]} | overrides)
+
+
+_CANNOT_ANSWER = {"system_template": "Be brief.", "variables": ["question"]}
+
+
+def test_given_the_answer_alias_when_moved_to_a_version_that_cannot_answer_then_it_is_refused_and_stays(
+    store: FakePromptStore,
+) -> None:
+    catalog = PromptCatalog(store, answer_prompt=ANSWER_PROMPT)
+    catalog.create_version("rag-answer", _answer_spec())
+    catalog.set_alias("rag-answer", "prod", 1)
+    catalog.create_version("rag-answer", _answer_spec(**_CANNOT_ANSWER))
+
+    with pytest.raises(InvalidPrompt) as refused:
+        catalog.set_alias("rag-answer", "prod", 2)
+    staging = catalog.set_alias("rag-answer", "staging", 2)  # any other alias may try it out
+
+    assert str(refused.value) == (
+        "rag-answer@prod answers every question that names no prompt; rag-answer@2 cannot answer questions: "
+        "an answer prompt declares {context} and {question} and no other variable (it declares question)"
+    )
+    assert catalog.aliases("rag-answer") == {"prod": 1, "staging": 2}
+    assert staging.version == 2
+
+
+def test_given_a_sync_that_would_make_prod_a_version_that_cannot_answer_then_it_publishes_nothing(
+    store: FakePromptStore,
+) -> None:
+    catalog = PromptCatalog(store, answer_prompt=ANSWER_PROMPT)
+
+    with pytest.raises(InvalidPrompt, match=r"^rag-answer@prod answers every question .* rag-answer@1 cannot answer"):
+        catalog.sync(
+            [("a-prompt", _spec()), ("rag-answer", _answer_spec(**_CANNOT_ANSWER))], "prod", only_where_missing=True
+        )
+
+    assert store.writes == 0
+
+
+def test_given_prod_is_set_when_a_sync_that_sets_missing_aliases_publishes_a_version_that_cannot_answer_then_prod_stays(
+    store: FakePromptStore,
+) -> None:
+    catalog = PromptCatalog(store, answer_prompt=ANSWER_PROMPT)
+    catalog.sync([("rag-answer", _answer_spec())], "prod", only_where_missing=True)
+
+    outcomes = catalog.sync([("rag-answer", _answer_spec(**_CANNOT_ANSWER))], "prod", only_where_missing=True)
+
+    assert [(o.version, o.created, o.alias_moved) for o in outcomes] == [(2, True, False)]
+    assert catalog.aliases("rag-answer") == {"prod": 1}
+
+
+def test_given_a_sync_that_moves_prod_to_a_version_that_cannot_answer_then_it_publishes_nothing(
+    store: FakePromptStore,
+) -> None:
+    catalog = PromptCatalog(store, answer_prompt=ANSWER_PROMPT)
+    catalog.sync([("rag-answer", _answer_spec())], "prod")
+    writes = store.writes
+
+    with pytest.raises(InvalidPrompt, match=r"rag-answer@2 cannot answer"):
+        catalog.sync([("a-prompt", _spec()), ("rag-answer", _answer_spec(**_CANNOT_ANSWER))], "prod")
+
+    assert store.writes == writes
+
+
+def test_given_latest_answers_when_a_version_that_cannot_answer_is_published_then_it_is_refused(
+    store: FakePromptStore,
+) -> None:
+    catalog = PromptCatalog(store, answer_prompt=("rag-answer", "latest"))
+    catalog.create_version("rag-answer", _answer_spec())
+
+    with pytest.raises(InvalidPrompt, match=r"^rag-answer@latest answers every question .* rag-answer@2 cannot"):
+        catalog.publish("rag-answer", _answer_spec(**_CANNOT_ANSWER))
+
+    assert [v.version for v in catalog.list_versions("rag-answer")] == [1]
+
+
+def test_deleting_an_alias_removes_it_and_says_where_it_pointed(catalog: PromptCatalog) -> None:
+    catalog.create_version("ticket-summary", _spec())
+    catalog.set_alias("ticket-summary", "staging", 1)
+    catalog.set_alias("ticket-summary", "prod", 1)
+
+    deleted = catalog.delete_alias("ticket-summary", "staging")
+
+    assert deleted == AliasDeletion(name="ticket-summary", alias="staging", previous_version=1)
+    assert catalog.aliases("ticket-summary") == {"prod": 1}
+    with pytest.raises(PromptNotFound, match="ticket-summary has no alias staging"):
+        catalog.get("ticket-summary", "staging")
+
+
+def test_a_missing_alias_latest_and_the_answer_alias_cannot_be_deleted(store: FakePromptStore) -> None:
+    catalog = PromptCatalog(store, answer_prompt=ANSWER_PROMPT)
+    catalog.create_version("rag-answer", _answer_spec())
+    catalog.set_alias("rag-answer", "prod", 1)
+
+    with pytest.raises(PromptNotFound, match="rag-answer has no alias staging"):
+        catalog.delete_alias("rag-answer", "staging")
+    with pytest.raises(PromptNotFound, match="no prompt named nothing-here"):
+        catalog.delete_alias("nothing-here", "prod")
+    with pytest.raises(InvalidPrompt, match="implicit"):
+        catalog.delete_alias("rag-answer", "latest")
+    with pytest.raises(InvalidPrompt, match=r"rag-answer@prod answers every question that names no prompt"):
+        catalog.delete_alias("rag-answer", "prod")
+
+    assert catalog.aliases("rag-answer") == {"prod": 1}
+
+
+def test_given_a_cached_alias_when_it_is_deleted_then_resolve_no_longer_finds_it(store: FakePromptStore) -> None:
+    catalog = PromptCatalog(store, alias_refresh_seconds=3600)
+    catalog.create_version("ticket-summary", _spec())
+    catalog.set_alias("ticket-summary", "canary", 1)
+    catalog.resolve("ticket-summary", "canary")
+
+    catalog.delete_alias("ticket-summary", "canary")
+
+    with pytest.raises(PromptNotFound):
+        catalog.resolve("ticket-summary", "canary")

@@ -122,7 +122,7 @@ def test_prompts_show_version_prints_templates_and_refusal_as_written(console: C
     assert "rag-answer@1  by llmops platform, 2026-11-22 00:39" in printed
     assert "[n] citations" in printed
     assert "Cite passages as [1], [2]. [red]Never[/red] guess." in printed
-    assert "parameters: {'temperature': 0.2}" in printed
+    assert "parameters: temperature=0.2\n" in printed  # as people read it, not a Python dict
     assert "refusal I don't know [yet]." in printed
 
 
@@ -143,6 +143,71 @@ def test_prompts_show_version_prints_its_guardrail_policy_as_compact_json_only_w
 
     assert 'guardrails: {"pii":{"action":"block","entities":["EMAIL_ADDRESS"]}}' in lines
     assert not any(line.startswith("guardrails") for line in unguarded)
+
+
+def test_prompts_show_version_prints_every_parameter_readably_and_stop_sequences_visibly(console: Console) -> None:
+    found = _version(
+        3,
+        variables=[],
+        parameters={"model_id": "claude-haiku", "temperature": 0.2, "top_k": None, "stop": ["\n\n", "Q:"]},
+        system_template="",
+        user_template="Hello.",
+        refusal="No.",
+    )
+
+    lines = _printed_lines(console, prompt_commands._print_version, found)
+
+    assert 'parameters: model_id=claude-haiku, temperature=0.2, stop=["\\n\\n","Q:"]' in lines
+
+
+def _render(monkeypatch: pytest.MonkeyPatch, rendered: dict[str, Any]) -> Any:
+    monkeypatch.setattr(prompt_commands, "_call", lambda *_args, **_: rendered)
+    return CliRunner().invoke(prompt_commands.prompts_app, ["render", "greet", "--var", "name=Ada"])
+
+
+def test_prompts_render_prints_the_parameters_the_model_would_be_called_with(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered = {
+        "name": "greet",
+        "version": 2,
+        "prompt_id": "greet@2",
+        "system": "Be [bold]kind[/bold].",
+        "user": "Hello Ada.",
+        "parameters": {"model_id": None, "temperature": 0.7, "max_tokens": 64, "stop": []},
+        "refusal": "No.",
+    }
+
+    with console.capture() as captured:
+        result = _render(monkeypatch, rendered)
+    defaults = {**rendered, "parameters": {"model_id": None, "temperature": None, "stop": []}}
+    with console.capture() as captured_defaults:
+        _render(monkeypatch, defaults)
+
+    assert result.exit_code == 0, result.output
+    lines = captured.get().splitlines()
+    assert lines[:2] == ["greet@2", "parameters: temperature=0.7, max_tokens=64"]
+    assert "Be [bold]kind[/bold]." in lines and "Hello Ada." in lines
+    assert "parameters: (platform settings)" in captured_defaults.get().splitlines()
+
+
+def test_prompts_unalias_deletes_the_alias_and_says_where_it_pointed(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, str]] = []
+
+    def call(_home: Any, _aws: Any, _api: Any, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        calls.append((method, path))
+        return {"name": "greet", "alias": "canary", "previous_version": 3}
+
+    monkeypatch.setattr(prompt_commands, "_call", call)
+
+    with console.capture() as captured:
+        result = CliRunner().invoke(prompt_commands.prompts_app, ["unalias", "greet", "canary"])
+
+    assert result.exit_code == 0, result.output
+    assert calls == [("DELETE", "/prompts/greet/aliases/canary")]
+    assert captured.get().splitlines()[0] == "greet@canary deleted (it named version 3)"
 
 
 MARKUP_LIKE_ERROR = "user_template: unknown placeholder in '[INST] {question} [/INST]' [type=value_error]"
@@ -175,8 +240,9 @@ def test_an_api_error_quoting_brackets_is_printed_as_written_and_exits_1(
         (["show", "../prompts"], "prompt name '../prompts' is not a slug"),
         (["show", "greet", "--version", "../../judge-answer"], "alias '../../judge-answer' is not a slug"),
         (["render", "greet?x=1"], "prompt name 'greet?x=1' is not a slug"),
+        (["unalias", "greet", "../../judge"], "alias '../../judge' is not a slug"),
     ],
-    ids=["alias-of-another-prompt", "name-up-the-path", "version-up-the-path", "query-in-name"],
+    ids=["alias-of-another-prompt", "name-up-the-path", "version-up-the-path", "query-in-name", "unalias-up-the-path"],
 )
 def test_a_name_alias_or_version_that_would_leave_its_route_is_refused_before_any_call(
     monkeypatch: pytest.MonkeyPatch, arguments: list[str], message: str

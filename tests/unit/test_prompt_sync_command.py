@@ -26,9 +26,12 @@ class _Platform:
     def __init__(self) -> None:
         self.reached = 0
         self.calls: list[tuple[str, str]] = []
+        self.missing = False  # the catalog has none of the prompts: GET /prompts/NAME answers 404
 
     def api_call(self, api_url: str, method: str, path: str, body: Any = None) -> Any:
         self.calls.append((method, path))
+        if method == "GET" and self.missing:
+            raise api_sync.PromptApiError(404, f"no prompt named {path.rsplit('/', 1)[-1]}")
         payload = {"version": 1} if method == "POST" else {"aliases": {}}
         return SimpleNamespace(status_code=201 if method == "POST" else 200, json=lambda: payload)
 
@@ -109,3 +112,21 @@ def test_an_upper_case_extension_is_synced(platform: _Platform, tmp_path: Path) 
     assert ("POST", "/prompts") in platform.calls
     assert ("PUT", "/prompts/greet/aliases/prod") in platform.calls
     assert "greet" in result.output and "new version" in result.output
+
+
+def test_a_sync_that_would_make_prod_a_rag_answer_that_cannot_answer_is_refused_before_any_post(
+    platform: _Platform, tmp_path: Path
+) -> None:
+    # Given a rag-answer file (the configured answer prompt) that no longer declares {question}
+    _write_greet(tmp_path / "prompts", "greet.yaml")
+    rag_answer = "name: rag-answer\nauthor: ana\nvariables: [context]\nsystem: '{context}'\nuser: Answer.\n"
+    (tmp_path / "prompts" / "rag-answer.yaml").write_text(rag_answer)
+
+    # When it is synced with prod, where the catalog has no such prompt yet (404), then nothing is posted
+    platform.missing = True
+    result = _sync(tmp_path, "--dir", str(tmp_path / "prompts"), "--alias", "prod")
+
+    assert result.exit_code == 1
+    assert "rag-answer@prod answers every question that names no prompt" in result.output
+    assert "rag-answer.yaml cannot answer questions" in result.output
+    assert [call for call in platform.calls if call[0] != "GET"] == []

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from llmops.domain.prompts import PromptCatalog
+from llmops.domain.prompts import MAX_PROMPT_BYTES, PromptCatalog
 from llmops_local.functions import LocalLambdaContext
 from tests.fakes import FakePromptStore
 from tests.template.handler_modules import load_handler_module
@@ -25,20 +25,23 @@ BODY = {
 @pytest.fixture
 def prompts_app(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = load_handler_module("prompts")
-    catalog = PromptCatalog(FakePromptStore())
+    # As the function builds it: the configured answer prompt (ANSWER_PROMPT_NAME, ANSWER_PROMPT_REF) protected.
+    catalog = PromptCatalog(FakePromptStore(), answer_prompt=("rag-answer", "prod"))
     monkeypatch.setattr(module, "catalog", lambda: catalog)
     return module
 
 
-def _call(module: ModuleType, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def _call(
+    module: ModuleType, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+) -> tuple[int, Any]:
     event = {
         "resource": path,
         "path": path,
         "httpMethod": method,
         "headers": {"Content-Type": "application/json"},
         "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {key: [value] for key, value in query.items()} if query else None,
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": method, "resourcePath": path},
@@ -145,3 +148,79 @@ def test_a_variable_name_that_is_not_an_identifier_is_422_saying_what_a_name_may
         "body.variables.2: variable names must be non-empty identifiers: a letter or _ first, then letters, digits "
         "or _, at most 64 characters"
     )
+
+
+def test_a_spec_too_large_to_store_is_422_before_anything_is_written(prompts_app: ModuleType) -> None:
+    # Within every character limit: 4 bytes a character in UTF-8, 180,000 bytes a template.
+    heavy = "\U0001f600" * 45_000
+
+    status, body = _call(
+        prompts_app,
+        "POST",
+        "/prompts",
+        {**BODY, "system_template": heavy + "{team}", "user_template": heavy + "{ticket}"},
+    )
+
+    assert status == 422
+    assert f"at most {MAX_PROMPT_BYTES:,} bytes" in body["message"]
+    assert _call(prompts_app, "GET", "/prompts")[1] == {"prompts": []}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"name": "ticket-"}, "body.name"),
+        ({"author": "  "}, "body.author"),
+        ({"parameters": {"temperature": True}}, "body.parameters.temperature"),
+        ({"parameters": {"max_tokens": True}}, "body.parameters.max_tokens"),
+    ],
+    ids=["trailing-hyphen", "blank-author", "bool-temperature", "bool-max-tokens"],
+)
+def test_what_a_spec_must_not_be_is_422_naming_the_field(
+    prompts_app: ModuleType, change: dict[str, Any], field: str
+) -> None:
+    status, body = _call(prompts_app, "POST", "/prompts", {**BODY, **change})
+
+    assert status == 422, body
+    assert body["message"].startswith(f"{field}: ")
+
+
+def test_a_query_parameter_is_422_naming_it_as_no_prompts_route_takes_one(prompts_app: ModuleType) -> None:
+    # A client that sends ?name=rag-answer must not take the whole catalog for the answer.
+    status, body = _call(prompts_app, "GET", "/prompts", query={"name": "rag-answer", "limit": "5"})
+    listed = _call(prompts_app, "GET", "/prompts")
+    _call(prompts_app, "POST", "/prompts", BODY)
+    _call(prompts_app, "PUT", "/prompts/ticket-summary/aliases/canary", {"version": 1})
+    hoped_for = _call(prompts_app, "DELETE", "/prompts/ticket-summary/aliases/canary", query={"expected_version": "1"})
+
+    assert status == 422
+    assert body["message"] == "unknown query parameters 'limit', 'name'; GET /prompts takes none"
+    assert listed[0] == 200
+    assert hoped_for[0] == 422 and "unknown query parameter 'expected_version'" in hoped_for[1]["message"]
+    assert _call(prompts_app, "GET", "/prompts/ticket-summary")[1]["aliases"] == {"canary": 1}
+
+
+def test_deleting_an_alias_answers_where_it_pointed_and_the_prompt_no_longer_has_it(prompts_app: ModuleType) -> None:
+    _call(prompts_app, "POST", "/prompts", BODY)
+    _call(prompts_app, "PUT", "/prompts/ticket-summary/aliases/canary", {"version": 1})
+
+    deleted = _call(prompts_app, "DELETE", "/prompts/ticket-summary/aliases/canary")
+    again = _call(prompts_app, "DELETE", "/prompts/ticket-summary/aliases/canary")
+    latest = _call(prompts_app, "DELETE", "/prompts/ticket-summary/aliases/latest")
+
+    assert deleted == (200, {"name": "ticket-summary", "alias": "canary", "previous_version": 1})
+    assert _call(prompts_app, "GET", "/prompts/ticket-summary")[1]["aliases"] == {}
+    assert again[0] == 404 and again[1]["message"] == "ticket-summary has no alias canary"
+    assert latest[0] == 422
+
+
+def test_the_configured_answer_alias_cannot_be_deleted(prompts_app: ModuleType) -> None:
+    answers = {"author": "a", "system_template": "{context}", "user_template": "{question}"}
+    _call(prompts_app, "POST", "/prompts", {"name": "rag-answer", **answers, "variables": ["context", "question"]})
+    _call(prompts_app, "PUT", "/prompts/rag-answer/aliases/prod", {"version": 1})
+
+    status, body = _call(prompts_app, "DELETE", "/prompts/rag-answer/aliases/prod")
+
+    assert status == 422
+    assert body["message"].startswith("rag-answer@prod answers every question that names no prompt")
+    assert _call(prompts_app, "GET", "/prompts/rag-answer")[1]["aliases"] == {"prod": 1}

@@ -310,7 +310,11 @@ def build_prompt_store(settings: Settings) -> PromptStore:
 
 
 def build_prompt_catalog(settings: Settings) -> PromptCatalog:
-    return PromptCatalog(build_prompt_store(settings), alias_refresh_seconds=settings.prompt_alias_refresh_seconds)
+    return PromptCatalog(
+        build_prompt_store(settings),
+        alias_refresh_seconds=settings.prompt_alias_refresh_seconds,
+        answer_prompt=(settings.answer_prompt_name, settings.answer_prompt_ref),
+    )
 
 
 def build_event_publisher(settings: Settings, source: str = "llmops.guardrails") -> EventPublisher | None:

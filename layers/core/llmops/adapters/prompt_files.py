@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from llmops.domain.errors import InvalidPrompt, describe_problems
-from llmops.domain.prompts import PromptCatalog, PromptSpec, SyncOutcome, check_name
+from llmops.domain.prompts import PromptCatalog, PromptSpec, SyncOutcome, VersionRef, check_name
 from llmops.ports import PromptStore
 
 # File keys -> PromptSpec fields; every other key is an error, so a typo never passes silently.
@@ -131,17 +131,30 @@ def _clashes(paths: list[Path]) -> list[str]:
 
 
 def publish_files(
-    store: PromptStore, files: list[PromptFile], alias: str | None = None, *, only_where_missing: bool = False
+    store: PromptStore,
+    files: list[PromptFile],
+    alias: str | None = None,
+    *,
+    only_where_missing: bool = False,
+    answer_prompt: tuple[str, VersionRef] | None = None,
 ) -> list[SyncOutcome]:
     """Publish loaded prompt files into a store (see sync_into_store)."""
-    return PromptCatalog(store).sync(
-        [(file.name, file.spec) for file in files], alias, only_where_missing=only_where_missing
-    )
+    catalog = PromptCatalog(store, answer_prompt=answer_prompt)
+    return catalog.sync([(file.name, file.spec) for file in files], alias, only_where_missing=only_where_missing)
 
 
 def sync_into_store(
-    store: PromptStore, folder: Path, alias: str | None = None, *, only_where_missing: bool = False
+    store: PromptStore,
+    folder: Path,
+    alias: str | None = None,
+    *,
+    only_where_missing: bool = False,
+    answer_prompt: tuple[str, VersionRef] | None = None,
 ) -> list[SyncOutcome]:
     """Publish the folder's prompts into a store: a changed file becomes its prompt's next version; `alias` (when given)
-    is pointed at each latest version, or, with `only_where_missing`, only where the prompt has no such alias yet."""
-    return publish_files(store, load_prompt_files(folder), alias, only_where_missing=only_where_missing)
+    is pointed at each latest version, or, with `only_where_missing`, only where the prompt has no such alias yet.
+
+    Nothing is published unless every file is a valid prompt (within the catalog's size limit among the rest) and
+    the sync keeps `answer_prompt` (ANSWER_PROMPT_NAME at ANSWER_PROMPT_REF) able to answer: see PromptCatalog."""
+    files = load_prompt_files(folder)
+    return publish_files(store, files, alias, only_where_missing=only_where_missing, answer_prompt=answer_prompt)

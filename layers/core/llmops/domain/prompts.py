@@ -49,11 +49,24 @@ RAG_VARIABLES = ("context", "question")
 LATEST = "latest"
 MAX_VERSION = 999_999
 MAX_TEMPLATE_CHARS = 50_000
+# A prompt's spec as JSON in UTF-8 (what the store keeps of a version, less a few short fields), at most. Every
+# character limit can be met by a spec far too large to store: a template of 50,000 emoji takes 200,000 bytes, of
+# control characters 300,000 (JSON writes each as \u0001). DynamoDB refuses an item over 400 KB (409,600 bytes); a
+# version's item is this JSON, its name, number, time and hash (under 300 bytes), its author and description once
+# more (under 9 KB) and its keys, so 350,000 bytes leave more than 40 KB to spare.
+MAX_PROMPT_BYTES = 350_000
 
-NAME_PATTERN = r"^[a-z][a-z0-9-]{0,63}$"
-ALIAS_PATTERN = NAME_PATTERN  # a letter first, so an alias is never mistaken for a version number
+# A slug: lowercase words of letters and digits joined by single hyphens, a letter first (so an alias is never
+# mistaken for a version number): `rag-answer`, `prod`, `canary-2`; not `rag-`, `rag--answer` or `-rag`.
+NAME_PATTERN = r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$"
+ALIAS_PATTERN = NAME_PATTERN
+MAX_NAME_CHARS = 64
+# What earlier releases took as a name or alias (a trailing or doubled hyphen): what they made is still read, moved
+# and deleted under it; nothing new is.
+STORED_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,63}$"
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
+_STORED_NAME = re.compile(STORED_NAME_PATTERN)
 _VARIABLE = re.compile(VARIABLE_PATTERN)
 _VERSION_NUMBER = re.compile(r"^-?[0-9]+$")
 
@@ -66,13 +79,16 @@ class _Strict(BaseModel):
 
 
 class ModelParameters(_Strict):
-    """The model a prompt was written for and how to sample it; None leaves the platform's setting."""
+    """The model a prompt was written for and how to sample it; None leaves the platform's setting.
+
+    The numbers are strict: `true` is not 1 and "0.2" is not 0.2 (a float takes an integer, as JSON and YAML
+    write 1 for 1.0), so a mistyped value is refused rather than sent to the model as something else."""
 
     model_id: str | None = Field(default=None, min_length=1, max_length=256)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0, allow_inf_nan=False)
-    top_k: int | None = Field(default=None, ge=1, le=1000)
-    max_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False, strict=True)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, allow_inf_nan=False, strict=True)
+    top_k: int | None = Field(default=None, ge=1, le=1000, strict=True)
+    max_tokens: int | None = Field(default=None, ge=1, le=32_768, strict=True)
     stop: tuple[str, ...] = Field(default=(), max_length=8, description="Stop sequences, at most 8.")
 
     @field_validator("stop")
@@ -124,15 +140,33 @@ VariableName = Annotated[str, AfterValidator(_variable_name)]
 
 def answer_prompt_problem(version: PromptVersion) -> str | None:
     """Why a catalog prompt version cannot answer questions, or None when it can."""
-    if set(version.variables) != set(RAG_VARIABLES):
+    return answer_spec_problem(version, version.prompt_id)
+
+
+def answer_spec_problem(spec: PromptSpec, what: str) -> str | None:
+    """Why a prompt (`what`: its id, or the file it comes from) cannot answer questions, or None when it can."""
+    if set(spec.variables) != set(RAG_VARIABLES):
         return (
-            f"{version.prompt_id} cannot answer questions: an answer prompt declares {{context}} and {{question}} "
-            f"and no other variable (it declares {', '.join(version.variables) or 'none'})"
+            f"{what} cannot answer questions: an answer prompt declares {{context}} and {{question}} "
+            f"and no other variable (it declares {', '.join(spec.variables) or 'none'})"
         )
-    guardrails = guardrails_problem(version.guardrails)
+    guardrails = guardrails_problem(spec.guardrails)
     if guardrails:
-        return f"{version.prompt_id} cannot answer questions: its {guardrails}; publish a version that corrects them"
+        return f"{what} cannot answer questions: its {guardrails}; publish a version that corrects them"
     return None
+
+
+def answer_prompt_refusal(name: str, ref: str, spec: PromptSpec, what: str) -> str | None:
+    """Why `spec` must not become what `name`@`ref` names when that is the configured answer prompt
+    (ANSWER_PROMPT_NAME, ANSWER_PROMPT_REF), or None when it can answer."""
+    problem = answer_spec_problem(spec, what)
+    return f"{name}@{ref} answers every question that names no prompt; {problem}" if problem else None
+
+
+def _not_blank(text: str) -> str:
+    if text and not text.strip():
+        raise ValueError("must not be blank (only whitespace)")
+    return text
 
 
 def guardrails_problem(overrides: Mapping[str, Any] | None) -> str | None:
@@ -171,6 +205,12 @@ class PromptSpec(_Strict):
             raise ValueError(problem)
         return overrides
 
+    @field_validator("author", "system_template", "user_template", "refusal")
+    @classmethod
+    def _text_not_blank(cls, text: str) -> str:
+        """An empty system template means none; whitespace is a mistake (an author of spaces names no one)."""
+        return _not_blank(text)
+
     @model_validator(mode="after")
     def _variables_match_placeholders(self) -> PromptSpec:
         used = placeholders(self.system_template, "system_template")
@@ -187,6 +227,16 @@ class PromptSpec(_Strict):
             problems.append(f"declared variables used by neither template: {', '.join(unused)}")
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _fits_in_the_store(self) -> PromptSpec:
+        size = len(self.model_dump_json(include=set(PromptSpec.model_fields)).encode())
+        if size > MAX_PROMPT_BYTES:
+            raise ValueError(
+                f"the prompt takes {size:,} bytes as stored (JSON, UTF-8), at most {MAX_PROMPT_BYTES:,} bytes: "
+                "shorten its templates (characters outside ASCII take 2 to 4 bytes, control characters 6)"
+            )
         return self
 
     def fingerprint(self) -> str:
@@ -211,18 +261,29 @@ class PromptVersion(PromptSpec):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=STORED_NAME_PATTERN)
     version: int = Field(ge=1, le=MAX_VERSION)
     created_at: str
     content_hash: str = Field(description="PromptSpec.fingerprint() of this version's spec.")
 
+    # A stored version reads as it was published, even where a later release refuses what it holds (a PII entity
+    # type it no longer accepts, a blank author, a size over MAX_PROMPT_BYTES, a name with a trailing hyphen): the
+    # catalog can still list and show it and move aliases off it. Publishing checks the spec before a version is made.
+
     @field_validator("guardrails")
     @classmethod
     def _guardrails_apply(cls, overrides: dict[str, Any] | None) -> dict[str, Any] | None:
-        """A stored version reads as it was published, even where a later release refuses its guardrails (a PII
-        entity type it no longer accepts): the catalog can still list and show it and move aliases off it. It cannot
-        answer; `answer_prompt_problem` says why. Publishing checks the spec before a version is made."""
+        """Such a version cannot answer; `answer_prompt_problem` says why."""
         return overrides
+
+    @field_validator("author", "system_template", "user_template", "refusal")
+    @classmethod
+    def _text_not_blank(cls, text: str) -> str:
+        return text
+
+    @model_validator(mode="after")
+    def _fits_in_the_store(self) -> PromptVersion:
+        return self
 
     @property
     def prompt_id(self) -> str:
@@ -279,6 +340,14 @@ class AliasMove(BaseModel):
     previous_version: int | None = Field(description="Where the alias pointed before; None when it is new.")
 
 
+class AliasDeletion(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    alias: str
+    previous_version: int = Field(description="The version the alias named until it was deleted.")
+
+
 class SyncOutcome(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -289,21 +358,32 @@ class SyncOutcome(BaseModel):
     alias_moved: bool = False
 
 
-def check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise InvalidPrompt(
-            f"prompt name {name!r} is not a slug: lowercase letters, digits and hyphens, a letter first, 64 at most"
-        )
+_SLUG_RULE = (
+    "lowercase letters and digits in words joined by single hyphens, a letter first, "
+    f"{MAX_NAME_CHARS} characters at most (e.g. rag-answer)"
+)
+
+
+def _is_slug(text: str, *, existing: bool) -> bool:
+    if existing:
+        return bool(_STORED_NAME.fullmatch(text))
+    return len(text) <= MAX_NAME_CHARS and bool(_NAME.fullmatch(text))
+
+
+def check_name(name: str, *, existing: bool = False) -> str:
+    """A prompt name, for a new prompt or (`existing`) to find one, which may have been named under the looser
+    rule of an earlier release (STORED_NAME_PATTERN)."""
+    if not _is_slug(name, existing=existing):
+        raise InvalidPrompt(f"prompt name {name!r} is not a slug: {_SLUG_RULE}")
     return name
 
 
-def check_alias(alias: str) -> str:
+def check_alias(alias: str, *, existing: bool = False) -> str:
+    """An alias, to set or (`existing`) to find, move off or delete one made under an earlier release's rule."""
     if alias == LATEST:
-        raise InvalidPrompt("`latest` is implicit: it always names the newest version and cannot be moved")
-    if not _NAME.match(alias):
-        raise InvalidPrompt(
-            f"alias {alias!r} is not a slug: lowercase letters, digits and hyphens, a letter first, 64 at most"
-        )
+        raise InvalidPrompt("`latest` is implicit: it always names the newest version and cannot be moved or deleted")
+    if not _is_slug(alias, existing=existing):
+        raise InvalidPrompt(f"alias {alias!r} is not a slug: {_SLUG_RULE}")
     return alias
 
 
@@ -317,15 +397,27 @@ def parse_ref(ref: VersionRef) -> int | str:
         return number
     if ref == LATEST:
         return LATEST
-    return check_alias(ref)
+    return check_alias(ref, existing=True)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _stamped(name: str, spec: PromptSpec, number: int, fingerprint: str) -> PromptVersion:
+    """`spec` as version `number` of `name`, made now."""
+    fields = {**spec.model_dump(), "name": name, "version": number, "created_at": _now(), "content_hash": fingerprint}
+    return PromptVersion.model_validate(fields)
+
+
 class PromptCatalog:
-    """Publishes, finds, aliases and renders prompt versions kept in a PromptStore."""
+    """Publishes, finds, aliases and renders prompt versions kept in a PromptStore.
+
+    `answer_prompt` is the prompt and version reference that answer every question that names no prompt
+    (ANSWER_PROMPT_NAME, ANSWER_PROMPT_REF): were it to name a version that cannot answer, or nothing, every such
+    question would fail. So the catalog refuses (InvalidPrompt) to point that alias at a version that cannot answer
+    or to delete it; when the reference is `latest`, to publish such a version. Whoever writes through the catalog
+    (the API, `llmops prompts sync`, the deployment's sync) is held to it."""
 
     def __init__(
         self,
@@ -334,11 +426,14 @@ class PromptCatalog:
         alias_refresh_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         attempts: int = 5,
+        answer_prompt: tuple[str, VersionRef] | None = None,
     ) -> None:
         self._store = store
         self._alias_refresh = alias_refresh_seconds
         self._clock = clock
         self._attempts = attempts
+        # As text: an alias starts with a letter, so a version number here protects nothing (versions never change).
+        self._answer_prompt = (answer_prompt[0], str(answer_prompt[1])) if answer_prompt else None
         self._versions: dict[tuple[str, int], PromptVersion] = {}
         self._aliases: dict[tuple[str, str], tuple[int, float]] = {}
 
@@ -358,15 +453,8 @@ class PromptCatalog:
             number = latest.version + 1 if latest else 1
             if number > MAX_VERSION:
                 raise InvalidPrompt(f"{name} has reached {MAX_VERSION} versions")
-            version = PromptVersion.model_validate(
-                {
-                    **spec.model_dump(),
-                    "name": name,
-                    "version": number,
-                    "created_at": _now(),
-                    "content_hash": fingerprint,
-                }
-            )
+            version = _stamped(name, spec, number, fingerprint)
+            self._refuse_if_it_cannot_answer(name, LATEST, version)
             try:
                 self._store.put_version(version)
             except PromptVersionExists:
@@ -379,8 +467,12 @@ class PromptCatalog:
 
     def set_alias(self, name: str, alias: str, version: int, *, expected: int | None = None) -> AliasMove:
         """Point `alias` at `version` (which must exist). With `expected`, only if the alias points there now."""
-        check_name(name)
-        check_alias(alias)
+        check_name(name, existing=True)
+        check_alias(alias, existing=True)
+        if not _is_slug(alias, existing=False) and self._store.get_alias(name, alias) is None:
+            check_alias(alias)  # made under an earlier release's rule, it may move; a new alias must be a slug
+        if self._is_answer_prompt(name, alias):
+            self._refuse_if_it_cannot_answer(name, alias, self.get(name, version))
         for _ in range(self._attempts):
             current = self._store.get_alias(name, alias)
             if expected is not None and current != expected:
@@ -402,20 +494,52 @@ class PromptCatalog:
             return AliasMove(name=name, alias=alias, version=version, previous_version=current)
         raise PromptConflict(f"{name}@{alias} kept moving meanwhile; try again")
 
+    def delete_alias(self, name: str, alias: str) -> AliasDeletion:
+        """Remove `alias` from the prompt; the versions stay. The answer prompt's alias cannot be deleted."""
+        check_name(name, existing=True)
+        check_alias(alias, existing=True)
+        if self._is_answer_prompt(name, alias):
+            raise InvalidPrompt(
+                f"{name}@{alias} answers every question that names no prompt and cannot be deleted; point it at "
+                "another version instead"
+            )
+        for _ in range(self._attempts):
+            current = self._store.get_alias(name, alias)
+            if current is None:
+                raise self._missing(name, f"alias {alias}")
+            try:
+                self._store.delete_alias(name, alias, current=current)
+            except PromptConflict:  # moved meanwhile: delete what it names now
+                continue
+            self._aliases.pop((name, alias), None)
+            return AliasDeletion(name=name, alias=alias, previous_version=current)
+        raise PromptConflict(f"{name}@{alias} kept moving meanwhile; try again")
+
     def sync(
         self, prompts: Iterable[tuple[str, PromptSpec]], alias: str | None = None, *, only_where_missing: bool = False
     ) -> list[SyncOutcome]:
         """Publish each (name, spec) whose spec differs from its latest version, and optionally point `alias` at
         each one's latest version: always, or `only_where_missing` (a first deployment sets `prod`, later ones
-        leave promotion to people). Running it twice changes nothing the second time."""
+        leave promotion to people). Running it twice changes nothing the second time.
+
+        What the answer prompt's rule would refuse is found before anything is written, for every prompt at once,
+        so a refused sync publishes nothing."""
         if alias is not None:
             check_alias(alias)
+        prompts = list(prompts)
+        for name, _ in prompts:
+            check_name(name)
+        refusals = [
+            refusal for name, spec in prompts if (refusal := self._sync_refusal(name, spec, alias, only_where_missing))
+        ]
+        if refusals:
+            raise InvalidPrompt("\n".join(refusals))
         outcomes = []
         for name, spec in prompts:
             published = self.publish(name, spec)
             moved = False
             if alias is not None:
-                moved = self._point_alias(name, alias, published.version.version, only_where_missing)
+                moved = self._point_alias(name, alias, published.version, only_where_missing)
             outcomes.append(
                 SyncOutcome(
                     name=name,
@@ -427,22 +551,58 @@ class PromptCatalog:
             )
         return outcomes
 
-    def _point_alias(self, name: str, alias: str, version: int, only_where_missing: bool) -> bool:
+    def _point_alias(self, name: str, alias: str, version: PromptVersion, only_where_missing: bool) -> bool:
         if not only_where_missing:
-            move = self.set_alias(name, alias, version)
-            return move.previous_version != version
+            move = self.set_alias(name, alias, version.version)
+            return move.previous_version != version.version
         if self._store.get_alias(name, alias) is not None:
             return False
+        self._refuse_if_it_cannot_answer(name, alias, version)
         try:
-            self._store.put_alias(name, alias, version, current=None)
+            self._store.put_alias(name, alias, version.version, current=None)
         except PromptConflict:  # set by someone else meanwhile: theirs stands
             return False
         return True
 
+    def _sync_refusal(self, name: str, spec: PromptSpec, alias: str | None, only_where_missing: bool) -> str | None:
+        """Why syncing (name, spec) would break the answer prompt, or None. Reads the store, writes nothing."""
+        guarded = [ref for ref in (LATEST, alias) if ref is not None and self._is_answer_prompt(name, ref)]
+        if not guarded:
+            return None
+        latest = self._store.latest_version(name)
+        fingerprint = spec.fingerprint()
+        unchanged = latest is not None and latest.content_hash == fingerprint
+        if latest is not None and unchanged:
+            candidate = latest  # the sync makes no version, but may point the alias at this one
+        else:
+            candidate = _stamped(name, spec, latest.version + 1 if latest else 1, fingerprint)
+        for ref in guarded:
+            if ref == LATEST and unchanged:
+                continue  # nothing is published
+            if ref == alias and only_where_missing and self._store.get_alias(name, ref) is not None:
+                continue  # the alias stays where it is
+            refusal = self._answer_refusal(name, ref, candidate)
+            if refusal:
+                return refusal
+        return None
+
+    def _is_answer_prompt(self, name: str, ref: str) -> bool:
+        return self._answer_prompt == (name, ref)
+
+    def _answer_refusal(self, name: str, ref: str, version: PromptVersion) -> str | None:
+        if not self._is_answer_prompt(name, ref):
+            return None
+        return answer_prompt_refusal(name, ref, version, version.prompt_id)
+
+    def _refuse_if_it_cannot_answer(self, name: str, ref: str, version: PromptVersion) -> None:
+        refusal = self._answer_refusal(name, ref, version)
+        if refusal:
+            raise InvalidPrompt(refusal)
+
     # -- reading ------------------------------------------------------------------------------------------------
     def get(self, name: str, ref: VersionRef = LATEST) -> PromptVersion:
         """The version `ref` names, read from the store now."""
-        check_name(name)
+        check_name(name, existing=True)
         parsed = parse_ref(ref)
         if parsed == LATEST:
             version = self._store.latest_version(name)
@@ -458,7 +618,7 @@ class PromptCatalog:
     def resolve(self, name: str, ref: VersionRef = LATEST) -> PromptVersion:
         """`get` for the hot path (answering): versions are immutable and kept once read; what an alias or
         `latest` points at is read again after `alias_refresh_seconds`."""
-        check_name(name)
+        check_name(name, existing=True)
         parsed = parse_ref(ref)
         if isinstance(parsed, int):
             return self._cached_version(name, parsed)
@@ -478,7 +638,7 @@ class PromptCatalog:
         return sorted(self._store.list_prompts(), key=lambda summary: summary.name)
 
     def list_versions(self, name: str) -> list[PromptVersion]:
-        check_name(name)
+        check_name(name, existing=True)
         versions = sorted(self._store.list_versions(name), key=lambda v: v.version)
         if not versions:
             raise UnknownPrompt(f"no prompt named {name}")
@@ -486,7 +646,7 @@ class PromptCatalog:
 
     def aliases(self, name: str) -> dict[str, int]:
         """The prompt's explicit aliases (`latest` is implicit and not listed)."""
-        check_name(name)
+        check_name(name, existing=True)
         return dict(sorted(self._store.aliases(name).items()))
 
     def _alias_target(self, name: str, alias: str) -> int:

@@ -4,7 +4,9 @@ every deployment, so a plain `sam deploy` leaves the catalog holding the reposit
 The function's code package is the prompt files themselves (CodeUri: prompts/, in LAMBDA_TASK_ROOT at run time), which
 is why this handler lives in the layer. CloudFormation waits for the result at the request's ResponseURL: every
 request is answered there, a failure with its reason, so a bad prompt file fails the deployment saying which file
-and what to change, instead of leaving the stack waiting for an hour.
+and what to change, instead of leaving the stack waiting for an hour. So does a sync that would make the configured
+answer prompt (ANSWER_PROMPT_NAME at ANSWER_PROMPT_REF, rag-answer@prod) a version that cannot answer; either way
+nothing is published.
 """
 
 from __future__ import annotations
@@ -73,8 +75,15 @@ def _handle(request: CustomResourceRequest) -> dict[str, str]:
     except ValidationError as error:
         raise ValueError(describe_problems(error.errors(), whole="PromptCatalogSync properties")) from error
     folder = Path(os.environ.get("LAMBDA_TASK_ROOT", "."))
-    store = build_prompt_store(Settings())
-    outcomes = sync_into_store(store, folder, properties.alias, only_where_missing=properties.only_where_missing)
+    settings = Settings()
+    outcomes = sync_into_store(
+        build_prompt_store(settings),
+        folder,
+        properties.alias,
+        only_where_missing=properties.only_where_missing,
+        # A first deployment must not make prod a rag-answer file that cannot answer: every question would fail.
+        answer_prompt=(settings.answer_prompt_name, settings.answer_prompt_ref),
+    )
     published = ", ".join(f"{o.name}@{o.version}{_what_changed(o)}" for o in outcomes)
     logger.info("Prompt files published", extra={"prompts": published, "folder": str(folder)})
     return {"Prompts": published}

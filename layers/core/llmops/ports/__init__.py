@@ -251,6 +251,10 @@ class PromptStore(Protocol):
         `current`, None meaning it does not exist yet (else PromptConflict)."""
         ...
 
+    def delete_alias(self, name: str, alias: str, *, current: int) -> None:
+        """Remove `alias` if it still points at `current` (else PromptConflict; PromptNotFound if it is gone)."""
+        ...
+
     def list_prompts(self) -> list[PromptSummary]: ...
 
 

@@ -2,19 +2,21 @@
 version, `alias#prod` for an alias.
 
 A version is written only where no item has its key (a condition expression), so no writer, concurrent or not, can
-overwrite one. An alias moves in a transaction that also checks its target version exists, and only if the alias
-still points where the caller saw it.
+overwrite one, and only if it fits in an item (refused as the catalog refuses a prompt too large, not as a failure of
+DynamoDB's). An alias moves in a transaction that also checks its target version exists, and only if the alias still
+points where the caller saw it; it is deleted only from where the caller saw it, too.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from llmops.domain.errors import PromptConflict, PromptNotFound, PromptVersionExists
+from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound, PromptVersionExists
 from llmops.domain.prompts import PromptSummary, PromptVersion
 
 if TYPE_CHECKING:
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 
 VERSION_PREFIX = "v#"
 ALIAS_PREFIX = "alias#"
+# DynamoDB's limit on an item: its attribute names and values. The catalog keeps a prompt well under it
+# (llmops.domain.prompts.MAX_PROMPT_BYTES); this store checks the item it writes all the same.
+MAX_ITEM_BYTES = 400 * 1024
 
 
 def version_key(version: int) -> str:
@@ -31,6 +36,14 @@ def version_key(version: int) -> str:
 
 def alias_key(alias: str) -> str:
     return f"{ALIAS_PREFIX}{alias}"
+
+
+def item_bytes(item: Mapping[str, Mapping[str, str]]) -> int:
+    """The size DynamoDB counts for an item of string and number attributes (what this store writes): names and
+    values in UTF-8, a number at a byte a digit (DynamoDB counts about one per two, so this errs on the safe side)."""
+    return sum(
+        len(name.encode()) + sum(len(value.encode()) for value in typed.values()) for name, typed in item.items()
+    )
 
 
 def _error_code(error: ClientError) -> str:
@@ -54,6 +67,12 @@ class DynamoDbPromptStore:
             "content_hash": {"S": version.content_hash},
             "document": {"S": version.model_dump_json()},
         }
+        size = item_bytes(item)
+        if size > MAX_ITEM_BYTES:  # DynamoDB would refuse it with a ValidationException: a 502, not the caller's 422
+            raise InvalidPrompt(
+                f"{version.prompt_id} takes {size:,} bytes as a DynamoDB item; at most {MAX_ITEM_BYTES:,}: shorten its "
+                "templates"
+            )
         try:
             self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
@@ -138,6 +157,21 @@ class DynamoDbPromptStore:
             if version_missing:
                 raise PromptNotFound(f"{name} has no version {version}") from error
             if alias_moved:
+                raise PromptConflict(f"{name}@{alias} no longer points at {current}") from error
+            raise
+
+    def delete_alias(self, name: str, alias: str, *, current: int) -> None:
+        """Delete `alias` only if it still points at `current`; else (moved, or gone already) PromptConflict."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": name}, "sk": {"S": alias_key(alias)}},
+                ConditionExpression="#version = :current",
+                ExpressionAttributeNames={"#version": "version"},
+                ExpressionAttributeValues={":current": {"N": str(current)}},
+            )
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
                 raise PromptConflict(f"{name}@{alias} no longer points at {current}") from error
             raise
 
