@@ -9,7 +9,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from llmops.composition import build_answering_service, build_retriever
 from llmops.domain.answering import MAX_QUESTION_CHARS, GuardrailBlocked, PromptChoice, QuestionAnsweringService
@@ -20,6 +29,7 @@ from llmops.domain.errors import (
     InvalidSearch,
     ModelInvocationError,
     PromptNotFound,
+    describe_problems,
 )
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
 from llmops.domain.retrieval import MAX_TOP_K, Retriever
@@ -73,6 +83,19 @@ class SearchRequest(BaseModel):
     filters: SearchFilters | None = None
     vector_weight: FusionWeight = Field(default=None, description="Hybrid fusion weight of k-NN results.")
     text_weight: FusionWeight = Field(default=None, description="Hybrid fusion weight of BM25 results.")
+
+    @field_validator("vector_weight", "text_weight")
+    @classmethod
+    def _weights_for_hybrid_only(cls, weight: float | None, info: ValidationInfo) -> float | None:
+        # Refused here, where the field can be named, when the body asks for the mode; when SEARCH_MODE decides,
+        # the retriever refuses them (invalid_search).
+        mode = info.data.get("mode")
+        if weight is not None and mode not in (None, SearchMode.HYBRID):
+            raise ValueError(
+                f"a fusion weight applies to hybrid search only; this search is {mode}: leave it out, or ask for "
+                "mode hybrid"
+            )
+        return weight
 
     @model_validator(mode="after")
     def _weights_rank_something(self) -> Self:
@@ -149,7 +172,10 @@ def invalid_question(error: InvalidQuestion) -> Response[dict[str, Any]]:
 
 @app.exception_handler(InvalidSearch)
 def invalid_search(error: InvalidSearch) -> Response[dict[str, Any]]:
-    return error_response(422, error)
+    """Worded as a body that breaks the request model is: the retriever's checks are of the body too (fusion weights
+    when SEARCH_MODE, not the body, picked a mode that fuses nothing)."""
+    problem = {"loc": ["body"], "msg": str(error), "type": "value_error"}
+    return error_response(422, describe_problems([problem], whole="body"), detail=[problem])
 
 
 def _count_guardrail_hits(hits: list[dict[str, Any]]) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import signal
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -14,11 +16,14 @@ from typing import Annotated, Any
 
 import requests
 import typer
+from rich.cells import cell_len
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from llmops.domain.models import SearchMode
+from llmops.domain.tags import InvalidTags, normalise_tags
 from llmops_local.connection import PlatformEndpoints, default_home, platform_endpoints
 from llmops_local.documents import (
     KeyClashError,
@@ -48,6 +53,9 @@ DEMO_QUESTIONS = [
     "What was the score of the 1998 football World Cup final?",
 ]
 ANSWER_TIMEOUT_S = 300
+SEARCH_TIMEOUT_S = 120
+EXCERPT_CHARS = 240
+NO_BREAK = "\u00a0"  # textwrap does not break at it (it is not in textwrap's whitespace)
 
 
 class LogLevel(enum.StrEnum):
@@ -60,6 +68,20 @@ class LogLevel(enum.StrEnum):
 HomeOption = Annotated[Path, typer.Option(help="Where local state lives (LLMOPS_HOME).", default_factory=default_home)]
 AwsPortOption = Annotated[int, typer.Option(help="Port of the emulated AWS endpoint.", envvar="LLMOPS_AWS_PORT")]
 ApiPortOption = Annotated[int, typer.Option(help="Port of the local API.", envvar="LLMOPS_API_PORT")]
+ModeOption = Annotated[
+    SearchMode | None, typer.Option(help="How chunks are retrieved (default: SEARCH_MODE).", case_sensitive=False)
+]
+PrefixFilter = Annotated[str | None, typer.Option("--prefix", help="Only documents whose key starts with this.")]
+TagFilter = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="TAG", help="Only documents with this tag; repeat it to require several."),
+]
+DocumentIdFilter = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--document-id", metavar="ID", help="Only this document (an id `llmops docs` shows); repeat it for several."
+    ),
+]
 
 
 def _quiet_libraries() -> None:
@@ -122,12 +144,12 @@ def up(
 STATUS_COLOURS = {"indexed": "green", "failed": "red", "deleted": "yellow"}
 
 
-def _document_table(*numbers: str) -> Table:
+def _document_table(*numbers: str, ids: bool = False) -> Table:
     """Keys are folded rather than cut and the short columns kept whole; reasons are prose and go under the table
     (_print_reasons): as a column they were squeezed to a word per line on an 80-column terminal."""
     table = Table()
     table.add_column("document", overflow="fold")
-    for name in ("status", *numbers):
+    for name in ("id", "status", *numbers) if ids else ("status", *numbers):
         table.add_column(name, no_wrap=True)
     return table
 
@@ -152,8 +174,10 @@ def _print_uploads(uploads: list[Upload]) -> None:
     _print_reasons([(item.key, item.reason) for item in uploads if item.reason])
 
 
-def _ingest(endpoints: PlatformEndpoints, files: list[tuple[Path, str]], timeout: float) -> list[Upload]:
-    uploads = upload(endpoints, files)
+def _ingest(
+    endpoints: PlatformEndpoints, files: list[tuple[Path, str]], timeout: float, tags: tuple[str, ...] = ()
+) -> list[Upload]:
+    uploads = upload(endpoints, files, tags)
     with console.status(f"Indexing {len(uploads)} document(s) ...") as status:
 
         def progress(items: list[Upload]) -> None:
@@ -170,6 +194,15 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to upload.", exists=True)],
     home: HomeOption,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for indexing.")] = 900,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            metavar="TAG",
+            help="A tag for every document uploaded (filters: `llmops search --tag`); repeat it for several. "
+            "Tags belong to a version: uploading a document again without them leaves it untagged.",
+        ),
+    ] = None,
     aws_port: AwsPortOption = 4566,
     api_port: ApiPortOption = 3000,
 ) -> None:
@@ -178,19 +211,38 @@ def ingest(
     Hidden files and folders under a folder (.DS_Store, .git/) are skipped."""
     _quiet_libraries()
     try:
-        # Chosen before the platform is reached, or started: a clash is refused at once, with nothing uploaded.
+        # Checked before the platform is reached, or started: a clash or a bad tag is refused at once, with nothing
+        # uploaded (ingestion would fail every document over the tag).
         selection = files_to_upload(paths)
+        tags = normalise_tags(tag or [])
     except KeyClashError as error:
         fail(str(error), error)
+    except InvalidTags as error:
+        fail(f"--tag: {error}", error)
     if selection.hidden_skipped:
         console.print(f"Skipped {selection.hidden_skipped} hidden file(s): a name in their path starts with '.'")
+    if tags:
+        console.print(f"Tags: {', '.join(tags)}")
     try:
         with platform_endpoints(home, aws_port, api_port) as endpoints:
-            uploads = _ingest(endpoints, selection.files, timeout)
+            uploads = _ingest(endpoints, selection.files, timeout, tags)
     except NotSettledError as error:  # slow or stuck indexing is not a bug of this command: no traceback
         fail(str(error), error)
     if any(item.status == "failed" for item in uploads):
         raise typer.Exit(1)
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """Only the options given, and each as given (a top_k of 0, an empty prompt name): the API refuses what it cannot
+    use, rather than its default answering unasked. Repeated options (--tag) count as given once used."""
+    return {name: value for name, value in options.items() if value is not None and value != []}
+
+
+def _filters(prefix: str | None, tags: list[str] | None, document_ids: list[str] | None) -> dict[str, Any]:
+    """The `filters` of a /query or /search body, where any is given. Tags are sent as typed: the API normalises
+    them, and refuses an invalid one with its reason."""
+    filters = _given(prefix=prefix, tags=tags, document_ids=document_ids)
+    return {"filters": filters} if filters else {}
 
 
 def _ask(
@@ -201,12 +253,11 @@ def _ask(
     mode: SearchMode | None = None,
     prompt: str | None = None,
     prompt_version: str | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"question": question}
-    # Only the options given, and each as given (a top_k of 0, an empty prompt name): the API refuses what it cannot
-    # use, rather than its default answering unasked.
-    chosen = {"top_k": top_k, "mode": mode, "prompt": prompt, "prompt_version": prompt_version}
-    body.update({field: value for field, value in chosen.items() if value is not None})
+    body.update(_given(top_k=top_k, mode=mode, prompt=prompt, prompt_version=prompt_version))
+    body.update(filters or {})
     try:
         response = requests.post(f"{endpoints.api_url}/query", json=body, timeout=ANSWER_TIMEOUT_S)
     except requests.Timeout as error:
@@ -250,9 +301,10 @@ def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
     home: HomeOption,
     top_k: Annotated[int | None, typer.Option(help="How many chunks to retrieve.")] = None,
-    mode: Annotated[
-        SearchMode | None, typer.Option(help="How chunks are retrieved (default: SEARCH_MODE).", case_sensitive=False)
-    ] = None,
+    mode: ModeOption = None,
+    prefix: PrefixFilter = None,
+    tag: TagFilter = None,
+    document_id: DocumentIdFilter = None,
     prompt: Annotated[
         str | None, typer.Option(help="Catalog prompt to answer with (default: ANSWER_PROMPT_NAME).")
     ] = None,
@@ -262,10 +314,89 @@ def ask(
     aws_port: AwsPortOption = 4566,
     api_port: ApiPortOption = 3000,
 ) -> None:
-    """Ask a question; the answer cites the documents it rests on, or says "I don't know"."""
+    """Ask a question; the answer cites the documents it rests on, or says "I don't know".
+
+    --prefix, --tag and --document-id limit the passages it may rest on."""
     _quiet_libraries()
+    filters = _filters(prefix, tag, document_id)
     with platform_endpoints(home, aws_port, api_port) as endpoints:
-        _print_answer(_ask(endpoints, question, top_k, mode=mode, prompt=prompt, prompt_version=prompt_version))
+        _print_answer(
+            _ask(endpoints, question, top_k, mode=mode, prompt=prompt, prompt_version=prompt_version, filters=filters)
+        )
+
+
+def _search(endpoints: PlatformEndpoints, body: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        response = requests.post(f"{endpoints.api_url}/search", json=body, timeout=SEARCH_TIMEOUT_S)
+    except requests.Timeout as error:
+        fail(f"Timed out after {SEARCH_TIMEOUT_S} s waiting for search results: see the platform's log.", error)
+    if response.status_code != 200:
+        fail(f"{response.status_code}: {_message_of(response)}")
+    return list(response.json()["results"])
+
+
+def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The chunk's text as one paragraph, cut at a word before `limit` characters."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def _print_results(results: list[dict[str, Any]]) -> None:
+    """Rank, source and place, the scores the API returned, then an excerpt. Keys, sections and texts are the
+    users' own: escaped, so that brackets in them print as they are."""
+    for rank, result in enumerate(results, start=1):
+        chunk = result["chunk"]
+        place = [f"chunk {chunk['position']}"]
+        place += [f"page {chunk['page']}"] if chunk.get("page") else []
+        place += [chunk["section"]] if chunk.get("section") else []
+        console.print(f"[bold]{rank}.[/bold] {escape(chunk['source_key'])} [dim]({escape(', '.join(place))})[/dim]")
+        about = [f"score {result['score']:.2f}"]
+        about += [
+            f"{name} {result[name]:.2f}" for name in ("text_score", "fused_score") if result.get(name) is not None
+        ]
+        about += [f"tags {', '.join(chunk['tags'])}"] if chunk.get("tags") else []
+        about += [f"id {chunk['document_id']}"]
+        console.print(Text(_indented(about, " · "), style="dim"), soft_wrap=True)
+        console.print(Text(_indented(_excerpt(chunk["text"]).split(" "), " ")), soft_wrap=True)
+        console.print()
+
+
+def _indented(items: list[str], separator: str) -> str:
+    """`items` joined and wrapped to the terminal under a 3-space indent, each item kept whole on one line (an id
+    is copied whole; a word longer than a line is left to the terminal, not cut)."""
+    glued = separator.join(item.replace(" ", NO_BREAK) for item in items)
+    width = max(console.width - 3, 20)
+    lines = textwrap.wrap(glued, width, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(f"   {line}" for line in lines).replace(NO_BREAK, " ")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    home: HomeOption,
+    top_k: Annotated[int | None, typer.Option(help="How many chunks to return (default 10, at most 100).")] = None,
+    mode: ModeOption = None,
+    prefix: PrefixFilter = None,
+    tag: TagFilter = None,
+    document_id: DocumentIdFilter = None,
+    vector_weight: Annotated[float | None, typer.Option(help="Hybrid fusion weight of the k-NN results.")] = None,
+    text_weight: Annotated[float | None, typer.Option(help="Hybrid fusion weight of the BM25 results.")] = None,
+    aws_port: AwsPortOption = 4566,
+    api_port: ApiPortOption = 3000,
+) -> None:
+    """The chunks that best match a query, ranked, without asking the model (POST /search)."""
+    _quiet_libraries()
+    filters = _filters(prefix, tag, document_id)
+    body: dict[str, Any] = {"query": query}
+    body.update(_given(top_k=top_k, mode=mode, vector_weight=vector_weight, text_weight=text_weight))
+    body.update(filters)
+    with platform_endpoints(home, aws_port, api_port) as endpoints:
+        results = _search(endpoints, body)
+        if not results:
+            console.print(f"No chunks found for {query!r}{' with these filters' if filters else ''}.")
+        _print_results(results)
 
 
 @app.command()
@@ -283,18 +414,41 @@ def docs(
     _print_documents(records)
 
 
-def _print_documents(records: list[dict[str, Any]]) -> None:
-    table = _document_table("chunks", "bytes", "ms", "updated")
+# The narrowest the key column may get beside an id column (if a key is longer); on a terminal with less room (80
+# columns), the ids go under the table instead: an id is copied whole, so it is never folded or cut.
+KEY_ROOM = 24
+
+
+def _documents_table(records: list[dict[str, Any]], *, ids: bool, keys: bool = True) -> Table:
+    table = _document_table("chunks", "bytes", "ms", "updated", ids=ids)
     for record in records:
         table.add_row(
-            Text(record["source_key"]),
+            Text(record["source_key"] if keys else ""),
+            *([record["document_id"]] if ids else []),
             _status(record["status"]),
             str(record.get("chunk_count") or ""),
             str(record.get("size_bytes") or ""),
             str(round(record["duration_ms"])) if record.get("duration_ms") else "",
             record["updated_at"][:16].replace("T", " "),
         )
-    console.print(table)
+    return table
+
+
+def _print_documents(records: list[dict[str, Any]]) -> None:
+    """Each document's id (for `document_ids` filters and GET /documents/{id}) in a column where the terminal has
+    room for it and KEY_ROOM for the keys, else listed under the table with its key."""
+    without_keys = _documents_table(records, ids=True, keys=False)
+    without_keys.columns[0].min_width = min(KEY_ROOM, max((cell_len(r["source_key"]) for r in records), default=0))
+    needed = Measurement.get(console, console.options.update_width(10_000), without_keys).maximum
+    beside = needed <= console.width
+    console.print(_documents_table(records, ids=beside))
+    if not beside and records:
+        listing = Table(box=None, pad_edge=False, show_edge=False)
+        listing.add_column("id", no_wrap=True)
+        listing.add_column("document", overflow="fold")
+        for record in records:
+            listing.add_row(record["document_id"], Text(record["source_key"]))
+        console.print(listing)
     _print_reasons([(record["source_key"], record["reason"]) for record in records if record.get("reason")])
 
 

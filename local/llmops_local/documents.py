@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 from llmops.domain.models import DocumentStatus, document_id_for
+from llmops.domain.tags import METADATA_KEY
 from llmops_local.connection import PlatformEndpoints
 
 FINAL_STATUSES = {DocumentStatus.INDEXED.value, DocumentStatus.FAILED.value, DocumentStatus.DELETED.value}
@@ -92,14 +93,16 @@ def files_to_upload(paths: Iterable[Path], prefix: str = "documents/") -> FileSe
     return FileSelection(selected, hidden)
 
 
-def upload(endpoints: PlatformEndpoints, files: Iterable[tuple[Path, str]]) -> list[Upload]:
-    """Upload (file, key) pairs, as chosen by files_to_upload."""
+def upload(endpoints: PlatformEndpoints, files: Iterable[tuple[Path, str]], tags: Sequence[str] = ()) -> list[Upload]:
+    """Upload (file, key) pairs, as chosen by files_to_upload. `tags` (checked by the caller: normalise_tags) go in
+    each version's user metadata, where ingestion reads them; a version uploaded without tags has none."""
     s3 = endpoints.client("s3")
     bucket = endpoints.buckets["DocumentsBucket"]
+    tagged: dict[str, Any] = {"Metadata": {METADATA_KEY: ",".join(tags)}} if tags else {}
     uploads = []
     for file, key in files:
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        response = s3.put_object(Bucket=bucket, Key=key, Body=file.read_bytes(), ContentType=content_type)
+        response = s3.put_object(Bucket=bucket, Key=key, Body=file.read_bytes(), ContentType=content_type, **tagged)
         version = response.get("VersionId") or response["ETag"].strip('"')
         uploads.append(Upload(path=file, key=key, document_id=document_id_for(bucket, key), version=version))
     return uploads

@@ -36,3 +36,16 @@ def test_search_ranks_by_every_mode_and_honours_filters(endpoints: PlatformEndpo
     assert hybrid[0]["fused_score"] > 0 and -1 <= hybrid[0]["score"] <= 1
     assert filtered and {r["chunk"]["source_key"] for r in filtered} <= set(list(documents)[:2])
     assert invalid.status_code == 422
+
+
+def test_fusion_weights_for_a_search_that_fuses_nothing_get_a_422_that_names_the_field_in_detail(
+    endpoints: PlatformEndpoints,
+) -> None:
+    body = {"query": "coolant pumps", "mode": "vector", "vector_weight": 2}
+
+    response = requests.post(f"{endpoints.api_url}/search", json=body, timeout=30)
+
+    assert response.status_code == 422
+    answer = response.json()
+    assert answer["message"].startswith("body.vector_weight: ") and "this search is vector" in answer["message"]
+    assert [detail["loc"] for detail in answer["detail"]] == [["body", "vector_weight"]]

@@ -38,3 +38,25 @@ def test_search_returns_only_documents_with_every_requested_tag(endpoints: Platf
     assert {r["chunk"]["source_key"] for r in finance} == {"documents/tags/travel.txt"}
     assert none == []
     assert invalid.status_code == 422
+
+
+def test_empty_items_in_the_tags_metadata_are_ignored_rather_than_failing_the_document(
+    endpoints: PlatformEndpoints,
+) -> None:
+    s3, bucket = endpoints.client("s3"), endpoints.buckets["DocumentsBucket"]
+    key = "documents/tags/trailing-comma.txt"
+    body = b"Ferry tickets are refunded in full up to a day before sailing."
+    version = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"tags": "ferry, refunds,,"})["VersionId"]
+
+    record = wait_for_status(endpoints, document_id_for(bucket, key), version)
+    found = requests.post(
+        f"{endpoints.api_url}/search",
+        json={"query": "ferry refunds", "top_k": 5, "filters": {"tags": ["refunds"]}},
+        timeout=60,
+    )
+
+    assert record["status"] == "indexed", record
+    assert found.status_code == 200, found.text
+    assert [(r["chunk"]["source_key"], r["chunk"]["tags"]) for r in found.json()["results"]] == [
+        (key, ["ferry", "refunds"])
+    ]

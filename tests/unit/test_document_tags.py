@@ -46,8 +46,26 @@ def test_tags_are_trimmed_lower_cased_and_deduplicated_in_order() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("hr, policy,", ("hr", "policy")),  # a trailing comma
+        ("hr,,policy", ("hr", "policy")),
+        (" , hr, ,", ("hr",)),
+        (",", ()),
+    ],
+)
+def test_given_empty_items_in_the_metadata_then_they_are_ignored(raw: str, expected: tuple[str, ...]) -> None:
+    assert parse_tags(raw) == expected
+
+
+@pytest.mark.parametrize(
     ("raw", "named"),
-    [("hr, pay roll", "'pay roll'"), ("hr,,policy", "an empty tag"), ("x" * 65, "'" + "x" * 65 + "'"), ("é", "'é'")],
+    [
+        ("hr, pay roll", "'pay roll'"),
+        ("hr,, pay roll,", "'pay roll'"),  # ignoring empty items does not excuse the others
+        ("x" * 65, "'" + "x" * 65 + "'"),
+        ("é", "'é'"),
+    ],
 )
 def test_an_invalid_tag_is_a_rejection_that_names_it(raw: str, named: str) -> None:
     with pytest.raises(InvalidTags) as raised:
@@ -63,6 +81,9 @@ def test_search_filters_normalise_tags_refuse_invalid_ones_and_count_them_as_a_f
     assert SearchFilters(tags=[]).empty
     with pytest.raises(ValidationError):
         SearchFilters(tags=["x' OR 1=1 --"])
+    # A filter is a list the client built, not a comma-separated field: an empty tag in it is a mistake to report.
+    with pytest.raises(ValidationError, match="an empty tag"):
+        SearchFilters(tags=["hr", " "])
 
 
 # The S3 adapter and the registry
@@ -80,9 +101,11 @@ def test_s3_store_reads_tags_from_the_versions_user_metadata(aws: None) -> None:
     s3.put_object(Bucket=BUCKET, Key="a.txt", Body=b"x", Metadata={"tags": "HR, policy"})
     s3.put_object(Bucket=BUCKET, Key="b.txt", Body=b"x")
     s3.put_object(Bucket=BUCKET, Key="c.txt", Body=b"x", Metadata={"tags": "bad tag"})
+    s3.put_object(Bucket=BUCKET, Key="d.txt", Body=b"x", Metadata={"tags": "HR, policy,"})
     store = S3ObjectStore(s3)
 
     assert store.get(DocumentRef(bucket=BUCKET, key="a.txt")).tags == ("hr", "policy")
+    assert store.get(DocumentRef(bucket=BUCKET, key="d.txt")).tags == ("hr", "policy")
     assert store.get(DocumentRef(bucket=BUCKET, key="b.txt")).tags == ()
     with pytest.raises(InvalidTags, match="'bad tag'"):
         store.get(DocumentRef(bucket=BUCKET, key="c.txt"))

@@ -18,7 +18,7 @@ from llmops.domain.chunking import Chunker
 from llmops.domain.errors import AnswerPromptUnusable, ModelInvocationError, UnsupportedParameters
 from llmops.domain.guardrails import Guardrails
 from llmops.domain.ingestion import IngestionLimits, IngestionService
-from llmops.domain.models import DocumentStatus, ExtractedDocument, Section
+from llmops.domain.models import DocumentStatus, ExtractedDocument, SearchMode, Section
 from llmops.domain.prompts import PromptCatalog
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops.ports import Generation, GenerationRequest, PiiSpan
@@ -382,15 +382,49 @@ def test_search_handler_refuses_a_request_that_cannot_rank_or_filter_as_asked(
     assert reason in json.loads(response["body"])["message"]
 
 
-def test_search_handler_refuses_fusion_weights_for_a_search_that_fuses_nothing(
-    query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("body", "located"),
+    [
+        ({"mode": "text", "text_weight": 2}, {("body", "text_weight")}),
+        (
+            {"mode": "vector", "vector_weight": 1, "text_weight": 0.5},
+            {("body", "vector_weight"), ("body", "text_weight")},
+        ),
+    ],
+    ids=["text", "vector"],
+)
+def test_search_handler_refuses_fusion_weights_for_a_search_that_fuses_nothing_naming_each_field_in_detail(
+    query_app: ModuleType,
+    embedder: OnnxMiniLmEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+    body: dict[str, Any],
+    located: set[tuple[str, ...]],
 ) -> None:
     monkeypatch.setattr(query_app, "retriever", lambda: Retriever(embedder, FakeVectorIndex(), RetrievalSettings()))
 
-    response = query_app.lambda_handler(_search({"query": "indentation", "mode": "text", "text_weight": 2}), _context())
+    response = query_app.lambda_handler(_search({"query": "indentation", **body}), _context())
 
     assert response["statusCode"] == 422
-    assert "this search is text" in json.loads(response["body"])["message"]
+    answer = json.loads(response["body"])
+    assert f"this search is {body['mode']}" in answer["message"]
+    assert {tuple(d["loc"]) for d in answer["detail"]} == located  # as for any other field the body gets wrong
+    assert all(f"this search is {body['mode']}" in d["msg"] for d in answer["detail"])
+
+
+def test_search_handler_refuses_fusion_weights_when_the_configured_mode_fuses_nothing_with_a_detail(
+    query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No mode in the body: SEARCH_MODE decides, which the request model cannot know; the retriever refuses.
+    vector_only = RetrievalSettings(mode=SearchMode.VECTOR)
+    monkeypatch.setattr(query_app, "retriever", lambda: Retriever(embedder, FakeVectorIndex(), vector_only))
+
+    response = query_app.lambda_handler(_search({"query": "indentation", "text_weight": 2}), _context())
+
+    assert response["statusCode"] == 422
+    answer = json.loads(response["body"])
+    assert answer["message"].startswith("body: ") and "this search is vector" in answer["message"]
+    assert [(d["loc"], d["type"]) for d in answer["detail"]] == [(["body"], "value_error")]
+    assert answer["detail"][0]["msg"] in answer["message"]
 
 
 class _RefusingModel(FakeLanguageModel):

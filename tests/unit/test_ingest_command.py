@@ -28,6 +28,7 @@ class _FakePlatform:
         self.api_url = "http://api.invalid"  # only `demo` asks the API, and its tests answer for it
         self.reached = 0
         self.uploaded: dict[str, list[bytes]] = {}  # key: the body of each version, oldest first
+        self.metadata: dict[str, list[dict[str, str]]] = {}  # key: the user metadata of each version, oldest first
         self.settles_as = "indexed"
 
     def client(self, service: str) -> _FakePlatform:
@@ -35,6 +36,7 @@ class _FakePlatform:
 
     def put_object(self, **request: Any) -> dict[str, str]:
         self.uploaded.setdefault(request["Key"], []).append(request["Body"])
+        self.metadata.setdefault(request["Key"], []).append(request.get("Metadata", {}))
         return {"VersionId": f"v{len(self.uploaded[request['Key']])}"}
 
     def get_item(self, **request: Any) -> dict[str, Any]:
@@ -66,9 +68,10 @@ def _write(root: Path, *names: str) -> None:
         (root / name).write_text(f"content of {name}")
 
 
-def _ingest(tmp_path: Path, *arguments: str) -> Any:
+def _ingest(tmp_path: Path, *arguments: str, options: tuple[str, ...] = ()) -> Any:
     return CliRunner().invoke(
-        cli.app, ["ingest", *(str(tmp_path / a) for a in arguments), "--home", str(tmp_path), "--timeout", "0"]
+        cli.app,
+        ["ingest", *(str(tmp_path / a) for a in arguments), *options, "--home", str(tmp_path), "--timeout", "0"],
     )
 
 
@@ -113,6 +116,37 @@ def test_given_one_file_twice_then_it_is_uploaded_once_and_seen_indexed(
     assert result.exit_code == 0, result.output
     assert platform.uploaded == {"documents/same.txt": [b"content of tree/same.txt"]}
     assert any("documents/same.txt" in line and "indexed" in line for line in result.output.splitlines())
+
+
+def test_given_tags_then_every_uploaded_document_carries_them_as_the_metadata_ingestion_reads(
+    platform: _FakePlatform, tmp_path: Path
+) -> None:
+    _write(tmp_path, "tree/a.md", "tree/sub/b.md")
+
+    tagged = _ingest(tmp_path, "tree", options=("--tag", "HR", "--tag", "policy", "--tag", "hr"))
+    untagged = _ingest(tmp_path, "tree/a.md")
+
+    assert tagged.exit_code == untagged.exit_code == 0, tagged.output + untagged.output
+    # In the form ingestion stores them: S3 user metadata `tags`, comma-separated (domain/tags.py).
+    assert platform.metadata == {
+        "documents/a.md": [{"tags": "hr,policy"}, {}],  # a new version without --tag has no tags
+        "documents/sub/b.md": [{"tags": "hr,policy"}],
+    }
+    assert "Tags: hr, policy" in tagged.output
+
+
+@pytest.mark.parametrize("tag", ["pay roll", "hr,policy", ""])
+def test_given_an_invalid_tag_then_nothing_is_uploaded_and_the_tag_is_named(
+    platform: _FakePlatform, tmp_path: Path, tag: str
+) -> None:
+    _write(tmp_path, "a.md")
+
+    result = _ingest(tmp_path, "a.md", options=("--tag", "hr", "--tag", tag))
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert platform.uploaded == {} and platform.reached == 0  # every document would have failed with the reason
+    assert result.stderr.startswith("--tag: ") and "1 to 64 characters" in result.stderr
+    assert (repr(tag) if tag else "an empty tag") in result.stderr
 
 
 def test_given_documents_still_indexing_at_the_timeout_then_one_line_names_them_and_their_status(

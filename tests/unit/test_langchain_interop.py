@@ -295,6 +295,35 @@ def test_the_platform_retriever_answers_langchain_queries_with_source_metadata(o
     assert documents[0].metadata["page"] == 3 and documents[0].metadata["score"] > 0.5
 
 
+def test_given_tagged_chunks_then_each_document_carries_what_post_search_returns_for_its_chunk(
+    embedder: OnnxMiniLmEmbedder,
+) -> None:
+    index = FakeVectorIndex()
+    chunker = Chunker(embedder.tokenizer, 250, 0, embedder.model_id)
+    (chunk,) = chunker.chunk(
+        ExtractedDocument(title="Leave", sections=[Section(text="Staff take twenty days of leave.", label="Leave")]),
+        document_id="d1",
+        source_key="documents/hr/leave.md",
+        version="v1",
+    )
+    tagged = chunk.model_copy(update={"tags": ["hr", "policy"], "revision": "r1"})
+    index.replace_document("d1", [tagged], embedder.embed([tagged.text]))
+    retriever = Retriever(embedder, index, RetrievalSettings())
+
+    (document,) = PlatformRetriever(retriever=retriever, top_k=1).invoke("How many days of leave?")
+    (searched,) = retriever.retrieve("How many days of leave?", 1)
+
+    # What POST /search gives for the same hit: the chunk's fields but its text (page_content) and its key (`source`,
+    # LangChain's name for it), and the three scores.
+    result = searched.model_dump(mode="json")
+    expected = {**result.pop("chunk"), **result}
+    expected["source"] = expected.pop("source_key")
+    del expected["text"]
+    assert document.metadata == expected
+    assert document.metadata["tags"] == ["hr", "policy"]
+    assert document.page_content == tagged.text
+
+
 @pytest.mark.parametrize("top_k", [0, -1, 101])
 def test_a_top_k_the_search_api_would_refuse_is_refused_when_the_retriever_is_made(
     otter_retriever: Retriever, top_k: int

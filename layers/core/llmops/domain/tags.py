@@ -38,10 +38,14 @@ def normalise_tags(tags: Iterable[str]) -> tuple[str, ...]:
 
 
 def parse_tags(raw: str | None) -> tuple[str, ...]:
-    """The comma-separated tags of an object's user metadata, normalised (see normalise_tags)."""
-    if raw is None or not raw.strip():
+    """The comma-separated tags of an object's user metadata, normalised (see normalise_tags).
+
+    Empty items ("hr, policy," or "hr,,policy") are left out: they are how a list written by hand or joined by a
+    script ends up, and no one means them as a tag. A filter's tags are a list the client built and get no such
+    leniency (SearchFilters)."""
+    if raw is None:
         return ()
     try:
-        return normalise_tags(raw.split(","))
+        return normalise_tags(item for item in raw.split(",") if item.strip())
     except InvalidTags as invalid:
         raise InvalidTags(f"metadata '{METADATA_KEY}' (comma-separated tags): {invalid}") from None

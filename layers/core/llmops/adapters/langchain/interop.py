@@ -31,7 +31,7 @@ from llmops.adapters.aws.bedrock_llm import BedrockConverseLanguageModel, conver
 from llmops.adapters.aws.sagemaker_llm import SageMakerTgiLanguageModel
 from llmops.composition import build_language_model, model_problem, model_settings
 from llmops.domain.errors import InvalidPrompt
-from llmops.domain.models import SearchFilters, SearchMode
+from llmops.domain.models import ScoredChunk, SearchFilters, SearchMode
 from llmops.domain.prompts import ModelParameters, PromptVersion
 from llmops.domain.retrieval import MAX_TOP_K, Retriever
 from llmops.ports import GenerationRequest, LanguageModel
@@ -50,10 +50,20 @@ def _checked_top_k(value: int, name: str) -> int:
     return value
 
 
+def _metadata(hit: ScoredChunk) -> dict[str, Any]:
+    """What POST /search returns for the hit, but the text (the document's page_content), with the key under
+    LangChain's name for it, `source`. Taken from the chunk whole, so that a field added to chunks (as tags were)
+    reaches LangChain without being listed here."""
+    chunk = hit.chunk.model_dump(mode="json", exclude={"text", "source_key"})
+    scores = hit.model_dump(mode="json", exclude={"chunk"})
+    return {"source": hit.chunk.source_key, **chunk, **scores}
+
+
 class PlatformRetriever(BaseRetriever):
     """Hybrid (or vector / full-text) retrieval over the platform's index, as LangChain documents.
 
-    `top_k` documents per query (1 to MAX_TOP_K, as POST /search takes); `invoke(query, k=n)` asks for n instead."""
+    `top_k` documents per query (1 to MAX_TOP_K, as POST /search takes); `invoke(query, k=n)` asks for n instead.
+    Each document's metadata is what POST /search returns for its chunk (tags, scores, ...), the key as `source`."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -80,24 +90,7 @@ class PlatformRetriever(BaseRetriever):
             )
         top_k = self.top_k if k is None else _checked_top_k(k, "k")
         hits = self.retriever.retrieve(query, top_k, mode=self.mode, filters=self.filters)
-        return [
-            Document(
-                page_content=hit.chunk.text,
-                metadata={
-                    "source": hit.chunk.source_key,
-                    "document_id": hit.chunk.document_id,
-                    "version": hit.chunk.version,
-                    "title": hit.chunk.title,
-                    "position": hit.chunk.position,
-                    "page": hit.chunk.page,
-                    "section": hit.chunk.section,
-                    "score": hit.score,
-                    "text_score": hit.text_score,
-                    "fused_score": hit.fused_score,
-                },
-            )
-            for hit in hits
-        ]
+        return [Document(page_content=hit.chunk.text, metadata=_metadata(hit)) for hit in hits]
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
