@@ -374,10 +374,11 @@ def test_abbreviations_pysbd_does_not_know_do_not_end_a_sentence(sentence: str) 
         ("How many modules does the package ship?", "The answer is: 31", None),
         ("Who created Python?", "Python.", None),
         ("Is Paris the capital of France?", "Yes.", None),
+        ("Can I end a raw string with a backslash?", "Yes, you can.", None),
     ],
-    ids=["word", "framed-number", "name", "word-elsewhere", "number-elsewhere", "echo", "bare-yes"],
+    ids=["word", "framed-number", "name", "word-elsewhere", "number-elsewhere", "echo", "bare-yes", "common-words"],
 )
-def test_given_a_terse_answer_then_it_stands_when_every_word_it_adds_to_the_question_is_in_a_passage(
+def test_given_a_terse_answer_then_it_stands_when_a_passage_holds_the_words_it_adds_one_a_number_or_name(
     embedder: OnnxMiniLmEmbedder, question: str, reply: str, source: str | None
 ) -> None:
     # Too short for its embedding to resemble the passage (about 0.2 to 0.7 against MIN_ANSWER_SUPPORT's 0.7).
@@ -386,6 +387,7 @@ def test_given_a_terse_answer_then_it_stands_when_every_word_it_adds_to_the_ques
         ("france", "The capital of France is Paris."),
         ("package", "The package ships 27 modules for parsing, rendering and testing."),
         ("python", "Python was created by Guido van Rossum in the late 1980s."),
+        ("raw", "A raw string cannot end in an odd number of backslashes: you would escape its closing quote."),
     )
 
     answer = _service(embedder, index, FakeLanguageModel(reply=reply)).answer(question)

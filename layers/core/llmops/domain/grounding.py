@@ -7,7 +7,8 @@ passage that supports them best, the rest are dropped. An answer with no support
 sentences keep the reply's layout: its paragraphs, list items and fenced code blocks.
 
 A terse answer ("Paris.", "The answer is: 27") carries too little meaning for its embedding to resemble anything, so
-it is supported instead when every word it adds to the question is in a passage: it was taken from that passage.
+it is supported instead when every word it adds to the question is in a passage, one of them a number or a name
+there: it was taken from that passage.
 """
 
 from __future__ import annotations
@@ -189,6 +190,9 @@ class GroundingCheck:
         }
         passage_numbers = {number: _numbers(text) for number, text in passage_texts.items()}
         passage_words = {number: _words(text) for number, text in passage_texts.items()}
+        passage_facts = {number: set(numbers) for number, numbers in passage_numbers.items()}
+        for number, passage_sentence in passage_sentences:
+            passage_facts[number] |= _names(passage_sentence)
         asked = _words(question) | _FRAMING_WORDS
         kept: list[SupportedSentence] = []
         seen: set[str] = set()
@@ -205,7 +209,7 @@ class GroundingCheck:
                 row[best] >= self._min_support
                 and _numbers(_LIST_ITEM.sub("", sentence.text)) <= passage_numbers[number]
             ):
-                number = 0 if sentence.code else _terse_source(sentence.text, asked, passage_words)
+                number = 0 if sentence.code else _terse_source(sentence.text, asked, passage_words, passage_facts)
             if number and len(kept) < self._max_sentences:
                 support = max(float(row[i]) for i, (cited, _) in enumerate(passage_sentences) if cited == number)
                 kept.append(SupportedSentence(sentence.text, number, round(support, 4), opens, sentence.code))
@@ -218,14 +222,24 @@ def _passage_sentences(text: str) -> list[str]:
     return sentences or [" ".join(text.split())]
 
 
-def _terse_source(sentence: str, asked: set[str], passage_words: dict[int, set[str]]) -> int:
-    """The first passage holding every word a terse sentence adds to the question and its framing; 0 if none does,
-    if the sentence is not terse, or if it adds nothing (a bare "Yes." cannot be told from "No.")."""
+def _terse_source(
+    sentence: str, asked: set[str], passage_words: dict[int, set[str]], passage_facts: dict[int, set[str]]
+) -> int:
+    """The first passage holding every word a terse sentence adds to the question and its framing, one of them a
+    number or a name there; 0 if none does, or if the sentence is not terse. Words alone prove nothing: "Yes, you
+    can." or "Example:" take theirs from almost any passage, and a bare "Yes." adds none."""
     words = _WORD.findall(_LIST_ITEM.sub("", sentence).lower())
     added = _words(" ".join(words)) - asked
     if not added or len(words) > _MAX_TERSE_WORDS:
         return 0
-    return next((number for number, held in passage_words.items() if added <= held), 0)
+    return next(
+        (number for number, held in passage_words.items() if added <= held and added & passage_facts[number]), 0
+    )
+
+
+def _names(sentence: str) -> set[str]:
+    """Lower-cased words a sentence writes with a capital, but for its first: names ("Paris", "Guido")."""
+    return {word.lower() for word in _WORD.findall(_LIST_ITEM.sub("", sentence))[1:] if word[0].isupper()}
 
 
 def _words(text: str) -> set[str]:
