@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,42 @@ _REVISION_FIELD = pa.field("revision", pa.string())
 # Columns added after the first release: tables made before them gain them (null in old rows) on first open.
 _ADDED_FIELDS = (_TAGS_FIELD, _REVISION_FIELD)
 
+# What full-text search indexes and matches: `text` with every Han ideograph and Hiragana character set apart by
+# spaces, as OpenSearch's standard tokenizer (Unicode word segmentation, UAX #29, in Lucene's grammar) makes each of
+# them a token of its own. LanceDB's "simple" tokenizer splits only at whitespace and punctuation, so a Chinese or
+# Japanese sentence would be one over-long token that no word inside it matches. Katakana runs and Hangul words stay
+# whole in both; text without these characters is left exactly as it is, so its tokens and BM25 scores are those of
+# `text`. `text` itself stays what search returns.
+_FTS_TEXT_FIELD = pa.field("fts_text", pa.string())
+_SET_APART = (  # Unicode's Han and Hiragana scripts, less the radicals and symbols LanceDB's tokenizer drops anyway
+    (0x3005, 0x3005),  # 々, iteration mark
+    (0x3007, 0x3007),  # 〇, ideographic zero
+    (0x3021, 0x3029),  # Hangzhou numerals
+    (0x3038, 0x303B),
+    (0x3041, 0x3096),  # Hiragana
+    (0x309D, 0x309F),
+    (0x3400, 0x4DBF),  # CJK Unified Ideographs Extension A
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0xF900, 0xFAFF),  # CJK Compatibility Ideographs
+    (0x1B001, 0x1B11F),  # Hiragana in Kana Supplement and Extended-A (hentaigana)
+    (0x1B132, 0x1B132),
+    (0x1B150, 0x1B152),
+    (0x20000, 0x323AF),  # Extensions B to H and the compatibility supplement
+)
+_SET_APART_RE = re.compile("([" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in _SET_APART) + "])")
+# The same rewrite in LanceDB's SQL (DataFusion's regexp_replace, Rust's regex syntax): it fills the column of rows
+# written before it existed.
+_FTS_TEXT_SQL = (
+    "regexp_replace(text, '(["
+    + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in _SET_APART)
+    + "])', ' \\1 ', 'g')"
+)
+
+
+def _fts_text(text: str) -> str:
+    """`text` as the full-text index reads it (and a query as it is matched against that)."""
+    return _SET_APART_RE.sub(r" \1 ", text)
+
 
 def _schema(dimension: int) -> pa.Schema:
     return pa.schema(
@@ -41,6 +78,7 @@ def _schema(dimension: int) -> pa.Schema:
             pa.field("token_count", pa.int32()),
             pa.field("embedding_model", pa.string()),
             *_ADDED_FIELDS,
+            _FTS_TEXT_FIELD,
         ]
     )
 
@@ -106,9 +144,11 @@ class LanceDbVectorIndex:
             # Opened, not created with exist_ok: that refuses a table whose schema predates a column added since.
             self._table = self._db.open_table(self._table_name)
             self._ensure_added_columns(self._table)
+            self._ensure_fts_text(self._table)
         else:
             self._table = self._db.create_table(self._table_name, schema=_schema(dimension), exist_ok=True)
-        self._ensure_full_text_index(self._table)
+        self._ensure_full_text_index(self._table, _FTS_TEXT_FIELD.name)
+        self._drop_other_full_text_indexes(self._table)
 
     @staticmethod
     def _ensure_added_columns(table: Any) -> None:
@@ -124,10 +164,30 @@ class LanceDbVectorIndex:
                 raise
 
     @staticmethod
-    def _ensure_full_text_index(table: Any) -> None:
+    def _ensure_fts_text(table: Any) -> None:
+        """A table made before full-text search read `fts_text` gains it, computed from `text` for every row."""
+        if _FTS_TEXT_FIELD.name in table.schema.names:
+            return
+        try:
+            table.add_columns({_FTS_TEXT_FIELD.name: _FTS_TEXT_SQL})
+        except Exception:
+            table.checkout_latest()  # another writer may have added it first
+            if _FTS_TEXT_FIELD.name not in table.schema.names:
+                raise
+
+    @staticmethod
+    def _ensure_full_text_index(table: Any, column: str) -> None:
         # Rows added after the index is built are still searched (unindexed data is scanned), so it is built once.
-        if not any(index.index_type == "FTS" for index in table.list_indices()):
-            table.create_index("text", config=FTS(with_position=False))
+        if not any(index.index_type == "FTS" and list(index.columns) == [column] for index in table.list_indices()):
+            table.create_index(column, config=FTS(with_position=False))
+
+    @staticmethod
+    def _drop_other_full_text_indexes(table: Any) -> None:
+        """The index on `text` that tables made before `fts_text` have: nothing searches it once `fts_text` is
+        indexed, and `optimize` would go on updating it."""
+        for index in table.list_indices():
+            if index.index_type == "FTS" and list(index.columns) != [_FTS_TEXT_FIELD.name]:
+                table.drop_index(index.name)
 
     def _opened(self) -> Any:
         if self._table is None:
@@ -135,7 +195,10 @@ class LanceDbVectorIndex:
         return self._table
 
     def add_chunks(self, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
-        rows = [{**chunk.model_dump(), "vector": vector} for chunk, vector in zip(chunks, vectors, strict=True)]
+        rows = [
+            {**chunk.model_dump(), _FTS_TEXT_FIELD.name: _fts_text(chunk.text), "vector": vector}
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
         if not rows:
             return
         self._opened().add(rows)
@@ -182,8 +245,12 @@ class LanceDbVectorIndex:
         table = self._readable()
         if table is None or not text.strip() or _unanswerable(table, filters):
             return []
-        self._ensure_full_text_index(table)
-        rows = self._text_rows(table, text, k, _where(filters))
+        if _FTS_TEXT_FIELD.name in table.schema.names:
+            column, text = _FTS_TEXT_FIELD.name, _fts_text(text)
+        else:  # a table made before `fts_text`, not yet opened for writing since: searched as it was
+            column = "text"
+        self._ensure_full_text_index(table, column)
+        rows = self._text_rows(table, text, k, _where(filters), column)
         return [
             TextMatch(
                 chunk=_chunk(row),
@@ -194,7 +261,7 @@ class LanceDbVectorIndex:
         ]
 
     @staticmethod
-    def _text_rows(table: Any, text: str, k: int, condition: str | None) -> list[dict[str, Any]]:
+    def _text_rows(table: Any, text: str, k: int, condition: str | None, column: str) -> list[dict[str, Any]]:
         """The k best BM25 matches among the rows meeting `condition`, scored as if unfiltered.
 
         A filter must not change a score (it does not in OpenSearch, whose filter clause leaves scoring to the whole
@@ -204,7 +271,7 @@ class LanceDbVectorIndex:
         it has as many rows as a prefiltered search finds, which is the number that meet the filter."""
 
         def matches(limit: int, prefilter: bool | None = None) -> list[dict[str, Any]]:
-            query = table.search(text, query_type="fts")
+            query = table.search(text, query_type="fts", fts_columns=column)
             if prefilter is not None and condition is not None:
                 query = query.where(condition, prefilter=prefilter)
             return list(query.limit(limit).to_list())
