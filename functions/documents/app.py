@@ -15,7 +15,7 @@ from llmops.domain.documents import MAX_PAGE_SIZE, DocumentCatalog
 from llmops.domain.errors import DocumentNotFound, InvalidCursor, NothingToRollBack, ReindexInProgress
 from llmops.domain.models import DocumentRecord, DocumentStatus, IndexState
 from llmops.domain.reindex import IndexAdmin
-from llmops.http_errors import body_or_defaults, error_response, word_invalid_requests
+from llmops.http_errors import body_or_defaults, error_response, field_error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
@@ -58,11 +58,16 @@ def index_admin() -> IndexAdmin:
     return build_index_admin(settings())
 
 
-class UnknownQueryParameter(ValueError):
-    pass
-
-
 _LIST_PARAMETERS = frozenset({"status", "prefix", "limit", "cursor"})
+
+
+class UnknownQueryParameter(ValueError):
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(
+            f"unknown query parameter{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))}; "
+            f"accepted: {', '.join(sorted(_LIST_PARAMETERS))}"
+        )
+        self.names = names
 
 
 @app.get("/documents")
@@ -75,10 +80,7 @@ def list_documents(
 ) -> DocumentList:
     unknown = sorted(set(app.current_event.query_string_parameters or {}) - _LIST_PARAMETERS)
     if unknown:  # a misspelt ?stauts=failed would list every document as if it were the answer
-        raise UnknownQueryParameter(
-            f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"accepted: {', '.join(sorted(_LIST_PARAMETERS))}"
-        )
+        raise UnknownQueryParameter(unknown)
     page = catalog().list(status=status, prefix=prefix, limit=limit, cursor=cursor)
     return DocumentList(documents=page.records, next_cursor=page.next_cursor)
 
@@ -134,12 +136,18 @@ def not_found(error: DocumentNotFound) -> Response[dict[str, Any]]:
 
 @app.exception_handler(UnknownQueryParameter)
 def unknown_query_parameter(error: UnknownQueryParameter) -> Response[dict[str, Any]]:
-    return error_response(422, error)
+    """Each unknown parameter in `detail`, typed as pydantic types a field that a model does not know."""
+    locs = [("query", name) for name in error.names]
+    accepted = ", ".join(sorted(_LIST_PARAMETERS))
+    return field_error_response(
+        422, error, *locs, msg=f"unknown query parameter; accepted: {accepted}", error_type="extra_forbidden"
+    )
 
 
 @app.exception_handler(InvalidCursor)
 def bad_cursor(error: InvalidCursor) -> Response[dict[str, Any]]:
-    return error_response(400, error)
+    """Only GET /documents takes a cursor: the error is about its `cursor` query parameter."""
+    return field_error_response(400, error, ("query", "cursor"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

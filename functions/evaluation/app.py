@@ -20,7 +20,7 @@ from llmops.domain.evaluation.datasets import DatasetCatalog, DatasetVersion, pa
 from llmops.domain.evaluation.errors import DatasetNotFound, EvaluationNotFound, InvalidDataset, InvalidEvaluation
 from llmops.domain.evaluation.report import Report, parse_weights
 from llmops.domain.evaluation.runs import EvaluationRequest, EvaluationRun, EvaluationService, ItemResult
-from llmops.http_errors import error_response, word_invalid_requests
+from llmops.http_errors import error_response, field_error_response, request_field, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
@@ -74,8 +74,13 @@ def datasets() -> DatasetCatalog:
 @app.post("/datasets")
 @tracer.capture_method
 def upload_dataset(request: Annotated[DatasetUpload, Body()]) -> Response[DatasetUploaded]:
-    rows = parse_rows(request.rows) if request.rows is not None else parse_jsonl(request.jsonl or "")
-    version, created = datasets().upload(request.name, rows, request.description)
+    try:
+        rows = parse_rows(request.rows) if request.rows is not None else parse_jsonl(request.jsonl or "")
+        version, created = datasets().upload(request.name, rows, request.description)
+    except InvalidDataset as error:
+        if error.field is None:  # all but the name: the rows' problems, none or too many of them, too large
+            error.field = ("rows",) if request.rows is not None else ("jsonl",)
+        raise
     logger.info("Dataset uploaded", extra={"dataset": version.dataset_id, "rows": version.row_count})
     body = DatasetUploaded(dataset=version, created=created)
     return Response(status_code=201 if created else 200, content_type=content_types.APPLICATION_JSON, body=body)
@@ -123,7 +128,13 @@ def get_report(
 ) -> Response[Any]:
     if format == "html" and weights is None and quality_metric is None:
         return Response(status_code=200, content_type="text/html; charset=utf-8", body=service().html_report(run_id))
-    report: Report = service().report(run_id, parse_weights(weights) if weights else None, quality_metric)
+    evaluations = service()
+    try:
+        ranking = parse_weights(weights) if weights else None
+    except InvalidEvaluation as error:
+        error.field = ("weights",)
+        raise
+    report: Report = evaluations.report(run_id, ranking, quality_metric)
     if format == "html":
         from llmops.domain.evaluation.report import render_html
 
@@ -131,15 +142,25 @@ def get_report(
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=report)
 
 
+def _place() -> str:
+    """Where the request fields that the domain's errors name are: the POST routes take a body; the one GET route
+    with inputs the domain checks (the report's) takes them in the query string."""
+    return "query" if app.current_event.http_method == "GET" else "body"
+
+
 @app.exception_handler(InvalidDataset)
 def invalid_dataset(error: InvalidDataset) -> Response[dict[str, Any]]:
-    """422 listing each invalid row by its line number (0: the dataset as a whole)."""
-    return error_response(422, error, problems=[{"line": line, "message": message} for line, message in error.problems])
+    """422 naming the field (`detail`: the name, the rows or JSON Lines, or an evaluation's dataset reference) and
+    listing each invalid row by its line number (`problems`; 0: the dataset as a whole)."""
+    problems = [{"line": line, "message": message} for line, message in error.problems]
+    return field_error_response(422, error, *request_field(error, _place()), problems=problems)
 
 
 @app.exception_handler(InvalidEvaluation)
 def invalid_evaluation(error: InvalidEvaluation) -> Response[dict[str, Any]]:
-    return error_response(422, error)
+    """422 naming the field (`detail`) where the request is at fault; none where the deployment is (no evaluation
+    workflow, an invalid EVALUATION_PRICES)."""
+    return field_error_response(422, error, *request_field(error, _place()))
 
 
 @app.exception_handler(DatasetNotFound)

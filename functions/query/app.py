@@ -31,9 +31,11 @@ from llmops.domain.errors import (
     PromptNotFound,
     describe_problems,
 )
+from llmops.domain.guardrails import GuardrailStage
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
+from llmops.domain.prompts import check_name, parse_ref
 from llmops.domain.retrieval import MAX_TOP_K, Retriever
-from llmops.http_errors import error_response, word_invalid_requests
+from llmops.http_errors import Loc, error_response, field_error_response, request_field, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
@@ -167,15 +169,17 @@ def query(request: Annotated[QueryRequest, Body()]) -> Answer:
 
 @app.exception_handler(InvalidQuestion)
 def invalid_question(error: InvalidQuestion) -> Response[dict[str, Any]]:
-    return error_response(422, error)
+    """The domain's own checks of the question (blank, too long), at `body.question` as the request model's are."""
+    return field_error_response(422, error, *request_field(error, "body"))
 
 
 @app.exception_handler(InvalidSearch)
 def invalid_search(error: InvalidSearch) -> Response[dict[str, Any]]:
     """Worded as a body that breaks the request model is: the retriever's checks are of the body too (fusion weights
-    when SEARCH_MODE, not the body, picked a mode that fuses nothing)."""
-    problem = {"loc": ["body"], "msg": str(error), "type": "value_error"}
-    return error_response(422, describe_problems([problem], whole="body"), detail=[problem])
+    when SEARCH_MODE, not the body, picked a mode that fuses nothing: the body as a whole, as for the request model's
+    check that the two weights are not both 0)."""
+    message = describe_problems([{"loc": ["body"], "msg": str(error)}], whole="body")
+    return field_error_response(422, message, ("body",), msg=str(error))
 
 
 def _count_guardrail_hits(hits: list[dict[str, Any]]) -> None:
@@ -186,9 +190,11 @@ def _count_guardrail_hits(hits: list[dict[str, Any]]) -> None:
 
 @app.exception_handler(GuardrailBlocked)
 def guardrail_blocked(error: GuardrailBlocked) -> Response[dict[str, Any]]:
+    """An input check stopped the question (`body.question`); an output check stopped the answer, no request field."""
     verdict = error.verdict
     _count_guardrail_hits([hit.model_dump(mode="json") for hit in error.hits])
-    return error_response(400, error, blocked_by=verdict.blocked_by, stage=verdict.stage)
+    question = [("body", "question")] if verdict.stage is GuardrailStage.INPUT else []
+    return field_error_response(400, error, *question, blocked_by=verdict.blocked_by, stage=verdict.stage)
 
 
 @app.exception_handler(PromptNotFound)
@@ -198,8 +204,32 @@ def prompt_not_found(error: PromptNotFound) -> Response[dict[str, Any]]:
 
 @app.exception_handler(InvalidPrompt)
 def prompt_cannot_answer(error: InvalidPrompt) -> Response[dict[str, Any]]:
-    """A malformed version reference, or a catalog prompt that is not an answer prompt."""
-    return error_response(422, error)
+    """A malformed prompt name or version reference, or a catalog prompt version that cannot answer (not an answer
+    prompt, a model_id that cannot answer here, parameters the model refuses)."""
+    return field_error_response(422, error, *_prompt_fields())
+
+
+def _prompt_fields() -> list[Loc]:
+    """The body fields an InvalidPrompt is about: the one naming what the catalog cannot read (checked by its own
+    rules, in its order), else each one the body gave, which together chose the version that cannot answer. None
+    when the body chose no prompt, or what cannot be read comes from the settings (ANSWER_PROMPT_NAME or _REF): the
+    configured prompt, and the settings' parameters, are the deployment's."""
+    body = app.current_event.json_body  # validated as a QueryRequest: a JSON object
+    given = [field for field in ("prompt", "prompt_version") if body.get(field) is not None]
+    if not given:
+        return []
+    # As `query` chooses: what the body leaves out, the settings give; a number is a version number.
+    name = body["prompt"] if "prompt" in given else settings().answer_prompt_name
+    ref = str(body["prompt_version"]) if "prompt_version" in given else settings().answer_prompt_ref
+    try:
+        check_name(name, existing=True)
+    except InvalidPrompt:
+        return [("body", "prompt")] if "prompt" in given else []
+    try:
+        parse_ref(ref)
+    except InvalidPrompt:
+        return [("body", "prompt_version")] if "prompt_version" in given else []
+    return [("body", field) for field in given]
 
 
 @app.exception_handler(AnswerPromptUnusable)

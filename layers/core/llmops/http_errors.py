@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel
 
-from llmops.domain.errors import describe_problems, plain_message
+from llmops.domain.errors import DomainError, describe_problems, plain_message
 
 # Powertools parses these as form fields, so a JSON body sent with one of them (curl -d does) fails with
 # "field missing" although the field is there. The client needs to hear about the content type instead.
@@ -23,6 +23,34 @@ def error_response(status: int, error: Exception | str, **extra: Any) -> Respons
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": str(error), **extra}
     )
+
+
+Loc = tuple[str | int, ...]
+"""A request field as Powertools locates one: its place ("body", "query" or "path") first, as in `("body",
+"question")`, `("query", "cursor")` or `("body", "candidates", 0, "prompt")`; `("body",)` is the body as a whole."""
+
+
+def field_error_response(
+    status: int,
+    error: Exception | str,
+    *locs: Loc,
+    msg: str | None = None,
+    error_type: str = "value_error",
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    """`error_response` for a refusal of the request fields at `locs`: the same `message`, and a `detail` entry for
+    each field shaped as `invalid_request_response`'s (`loc`, a plain `msg`, `type`), so that a client can point at the
+    field whichever check refused it, the request model's or the domain's. `msg`: the entries' message when it is not
+    the error's own. Without `locs`, a refusal that is about no one field of the request, there is no `detail`."""
+    if locs:
+        extra = {"detail": [{"loc": list(loc), "msg": msg or str(error), "type": error_type} for loc in locs], **extra}
+    return error_response(status, error, **extra)
+
+
+def request_field(error: DomainError, place: str) -> tuple[Loc, ...]:
+    """The request field a domain error names (`DomainError.field`, a path into the input that the route took from
+    `place`: "body" or "query"), for `field_error_response`; none when it names none."""
+    return () if error.field is None else ((place, *error.field),)
 
 
 def body_or_defaults(model: type[BaseModel]) -> Body:

@@ -157,9 +157,9 @@ class QuestionAnsweringService:
         template = chosen.render
         question = question.strip()
         if not question:
-            raise InvalidQuestion("the question is empty")
+            raise InvalidQuestion("the question is empty", field=("question",))
         if len(question) > MAX_QUESTION_CHARS:
-            raise InvalidQuestion(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+            raise InvalidQuestion(f"the question is longer than {MAX_QUESTION_CHARS} characters", field=("question",))
         hits: list[GuardrailHit] = []
         if self._guardrails is not None:
             checked = self._guardrails.check_input(

@@ -7,7 +7,16 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """Base of every error the domain raises on purpose."""
+    """Base of every error the domain raises on purpose.
+
+    `field`, where the raiser knows it: the input the error is about, as a path into what the domain was given (an
+    argument such as `("question",)`, or a field of a request model such as `("candidates", 0, "prompt")`); `()` for
+    that input as a whole, None for an error about no one input. The API answers it as the request field the route
+    took that input from."""
+
+    def __init__(self, *args: object, field: tuple[str | int, ...] | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 class DocumentRejected(DomainError):

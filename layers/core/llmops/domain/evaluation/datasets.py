@@ -139,8 +139,13 @@ class DatasetCatalog:
         self._prefix = prefix
 
     def upload(self, name: str, rows: list[DatasetRow], description: str = "") -> tuple[DatasetVersion, bool]:
-        """Store the rows as the next version of `name`; (version, created). Unchanged rows create nothing."""
-        check_name(name)
+        """Store the rows as the next version of `name`; (version, created). Unchanged rows create nothing.
+        An InvalidDataset about the name says so (its `field`); one that names no field is about the rows."""
+        try:
+            check_name(name)
+        except InvalidDataset as error:
+            error.field = ("name",)
+            raise
         body = to_jsonl(rows)
         if len(body.encode()) > MAX_DATASET_BYTES:
             raise InvalidDataset(f"the dataset is larger than {MAX_DATASET_BYTES // 2**20} MiB")

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llmops.domain.errors import InvalidPrompt, InvalidQuestion, PromptNotFound
+from llmops.domain.errors import DomainError, InvalidPrompt, InvalidQuestion, PromptNotFound
 from llmops.domain.evaluation import metrics as m
 from llmops.domain.evaluation.datasets import DatasetCatalog, DatasetRow, DatasetVersion, parse_dataset_ref
 from llmops.domain.evaluation.errors import EvaluationNotFound, InvalidEvaluation
@@ -188,6 +189,17 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@contextmanager
+def _about(*field: str | int) -> Iterator[None]:
+    """A domain error raised inside, by a check that does not know which input it was given, is about `field`."""
+    try:
+        yield
+    except DomainError as error:
+        if error.field is None:
+            error.field = field
+        raise
+
+
 class EvaluationService:
     def __init__(
         self,
@@ -221,12 +233,15 @@ class EvaluationService:
     # --- starting and reading runs -------------------------------------------------------------------------------
 
     def start(self, request: EvaluationRequest) -> EvaluationRun:
-        name, version = parse_dataset_ref(request.dataset)
+        with _about("dataset"):
+            name, version = parse_dataset_ref(request.dataset)
         dataset = self._datasets.get(name, version)
         self._check(request)
         items = min(dataset.row_count, request.options.limit or dataset.row_count)
         if items * len(request.candidates) > MAX_ITEMS_PER_RUN:
-            raise InvalidEvaluation(f"{items} rows × {len(request.candidates)} candidates is over {MAX_ITEMS_PER_RUN}")
+            raise InvalidEvaluation(  # the dataset, the limit and the candidates together: the request as a whole
+                f"{items} rows × {len(request.candidates)} candidates is over {MAX_ITEMS_PER_RUN}", field=()
+            )
         run = EvaluationRun(
             run_id=f"eval-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
             dataset=dataset,
@@ -249,31 +264,43 @@ class EvaluationService:
         return run
 
     def _check(self, request: EvaluationRequest) -> None:
-        for candidate in request.candidates:
+        for number, candidate in enumerate(request.candidates):
+            prompt = ("candidates", number, "prompt")
             try:
                 version = self._prompts.resolve(candidate.prompt_name, candidate.prompt_ref)
             except (PromptNotFound, InvalidPrompt) as error:
-                raise InvalidEvaluation(f"candidate {candidate.name()}: {error}") from error
+                raise InvalidEvaluation(f"candidate {candidate.name()}: {error}", field=prompt) from error
             problem = answer_prompt_problem(version)
             if problem:
-                raise InvalidEvaluation(f"candidate {candidate.name()}: {problem}")
-            self._answerer.check(candidate)
+                raise InvalidEvaluation(f"candidate {candidate.name()}: {problem}", field=prompt)
+            with _about("candidates", number, "model"):
+                self._answerer.check(candidate)
         options = request.options
-        check_weights(options.weights)
-        check_quality_metric(options.quality_metric)
+        with _about("options", "weights"):
+            check_weights(options.weights)
+        with _about("options", "quality_metric"):
+            check_quality_metric(options.quality_metric)
         if options.bertscore and not m.bertscore_available():
-            raise InvalidEvaluation("BERTScore needs the bert-score package and torch: it is a local-mode metric")
+            raise InvalidEvaluation(
+                "BERTScore needs the bert-score package and torch: it is a local-mode metric",
+                field=("options", "bertscore"),
+            )
+        # No judge, or no judge prompt, is the deployment's; the request's way round it is `judge: false`.
         if options.judge and self._judge is None:
-            raise InvalidEvaluation("no judge is configured")
+            raise InvalidEvaluation("no judge is configured", field=("options", "judge"))
         if options.judge:
             name, _, ref = self._judge_prompt.partition("@")
             try:
                 self._prompts.resolve(name, ref or "prod")
             except (PromptNotFound, InvalidPrompt) as error:
-                raise InvalidEvaluation(f"the judge prompt {self._judge_prompt}: {error}") from error
+                raise InvalidEvaluation(
+                    f"the judge prompt {self._judge_prompt}: {error}", field=("options", "judge")
+                ) from error
         labels = [c.name() for c in request.candidates]
         if len(set(labels)) != len(labels):
-            raise InvalidEvaluation("two candidates are the same; give them different settings or labels")
+            raise InvalidEvaluation(
+                "two candidates are the same; give them different settings or labels", field=("candidates",)
+            )
 
     def get(self, run_id: str) -> EvaluationRun:
         run = self._repository.get_run(run_id)
@@ -292,12 +319,14 @@ class EvaluationService:
             raise EvaluationNotFound(f"evaluation {run_id} has no report yet (status {run.status})")
         if weights is None and quality_metric is None:
             return run.report
+        with _about("quality_metric"):
+            metric = check_quality_metric(quality_metric) if quality_metric else run.report.quality_metric
         return build_report(
             run.run_id,
             run.dataset.dataset_id,
             run.report.candidates,
             weights or run.report.weights,
-            check_quality_metric(quality_metric) if quality_metric else run.report.quality_metric,
+            metric,
             [note for note in run.report.notes if not note.startswith(("no candidate has", "the judge's reply"))],
         )
 
