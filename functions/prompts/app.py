@@ -1,9 +1,10 @@
 """Prompts function: the prompt catalog.
 
-POST /prompts (a new prompt, or a new version of one), GET /prompts, GET /prompts/{name} (versions and aliases),
-GET /prompts/{name}/versions/{ref} (a number, an alias or `latest`), PUT /prompts/{name}/aliases/{alias} (move an
-alias; moving it back is a rollback), DELETE /prompts/{name}/aliases/{alias}, POST /prompts/{name}/render (a dry run
-with variables). No route takes query parameters: one sent is refused (422), not ignored.
+POST /prompts (a new prompt, or a new version of one), GET /prompts (and the answer prompt it guards),
+GET /prompts/{name} (versions and aliases), GET /prompts/{name}/versions/{ref} (a number, an alias or `latest`),
+PUT /prompts/{name}/aliases/{alias} (move an alias, conditionally with `expected_version` or `only_if_unset`; moving
+it back is a rollback), DELETE /prompts/{name}/aliases/{alias}, POST /prompts/{name}/render (a dry run with
+variables). No route takes query parameters: one sent is refused (422), not ignored.
 """
 
 from functools import cache
@@ -32,7 +33,7 @@ from llmops.domain.prompts import (
     RenderedPrompt,
     check_name,
 )
-from llmops.http_errors import body_or_defaults, error_response, word_invalid_requests
+from llmops.http_errors import body_or_defaults, error_response, field_error_response, word_invalid_requests
 from llmops.observability import logger, metrics, tracer
 from llmops.settings import Settings
 
@@ -54,8 +55,18 @@ class NewPromptVersion(PromptSpec):
     )
 
 
+class AnswerPrompt(BaseModel):
+    name: str = Field(description="ANSWER_PROMPT_NAME.")
+    ref: str = Field(description="ANSWER_PROMPT_REF: a version number, an alias or `latest`.")
+
+
 class PromptList(BaseModel):
     prompts: list[PromptSummary]
+    answer_prompt: AnswerPrompt | None = Field(
+        description="The prompt and version that answer every question that names no prompt (this function's "
+        "ANSWER_PROMPT_NAME and ANSWER_PROMPT_REF): no alias move or publication may leave it unable to answer, "
+        "so a client that syncs prompts checks its changes against it first. Null when none is guarded."
+    )
 
 
 class VersionSummary(BaseModel):
@@ -78,6 +89,13 @@ class AliasRequest(BaseModel):
     version: int = Field(ge=1, le=MAX_VERSION)
     expected_version: int | None = Field(
         default=None, ge=1, le=MAX_VERSION, description="Move only if the alias points at this version now (else 409)."
+    )
+    only_if_unset: bool = Field(
+        default=False,
+        strict=True,
+        description="Set the alias only if it is not set (else 409; where it points at `version` already, 200 and "
+        "nothing changes). Decided by the write itself, so an alias set meanwhile is never overwritten. Not with "
+        "expected_version (422).",
     )
 
 
@@ -103,10 +121,13 @@ def refuse_query_parameters(app: APIGatewayRestResolver, next_middleware: NextMi
     event = app.current_event
     unknown = sorted(event.query_string_parameters or {})
     if unknown:
-        return error_response(
+        takes_none = f"{event.http_method} {event.resource} takes none"
+        return field_error_response(
             422,
-            f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"{event.http_method} {event.resource} takes none",
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; {takes_none}",
+            *[("query", name) for name in unknown],
+            msg=f"unknown query parameter; {takes_none}",
+            error_type="extra_forbidden",
         )
     return next_middleware(app)
 
@@ -133,7 +154,11 @@ def create_version(request: Annotated[NewPromptVersion, Body()]) -> Response[Pro
 @app.get("/prompts")
 @tracer.capture_method
 def list_prompts() -> PromptList:
-    return PromptList(prompts=catalog().list_prompts())
+    guarded = catalog().answer_prompt
+    return PromptList(
+        prompts=catalog().list_prompts(),
+        answer_prompt=AnswerPrompt(name=guarded[0], ref=guarded[1]) if guarded else None,
+    )
 
 
 @app.get("/prompts/<name>")
@@ -166,7 +191,9 @@ def get_version(name: str, ref: str) -> PromptVersion:
 @app.put("/prompts/<name>/aliases/<alias>")
 @tracer.capture_method
 def move_alias(name: str, alias: str, request: Annotated[AliasRequest, Body()]) -> AliasMove:
-    move = catalog().set_alias(name, alias, request.version, expected=request.expected_version)
+    move = catalog().set_alias(
+        name, alias, request.version, expected=request.expected_version, only_if_unset=request.only_if_unset
+    )
     logger.info(
         "Moved prompt alias",
         extra={"prompt": name, "alias": alias, "version": move.version, "previous_version": move.previous_version},

@@ -46,8 +46,9 @@ _existing_alias = partial(check_alias, existing=True)
 
 def _answer_prompt() -> tuple[str, str]:
     """The prompt that answers every question that names none (ANSWER_PROMPT_NAME at ANSWER_PROMPT_REF), which a
-    sync must leave able to answer: from this environment, as the local platform's functions read it; a deployed
-    stack's functions have the defaults (rag-answer at prod), as the template sets neither."""
+    sync must leave able to answer, from this environment: for `--table`/`--stack`, which reach no function (a
+    deployed stack's functions have the defaults, rag-answer at prod, as the template sets neither); through the
+    API, only where the API does not report the one its function guards."""
     settings = Settings()
     return settings.answer_prompt_name, settings.answer_prompt_ref
 

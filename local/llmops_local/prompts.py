@@ -9,7 +9,7 @@ import requests
 
 from llmops.adapters.prompt_files import PromptFile
 from llmops.domain.errors import InvalidPrompt
-from llmops.domain.prompts import LATEST, SyncOutcome, answer_prompt_refusal, check_alias
+from llmops.domain.prompts import PromptVersion, SyncOutcome, check_alias, sync_refusal
 
 
 class PromptApiError(RuntimeError):
@@ -39,18 +39,23 @@ def sync_through_api(
     answer_prompt: tuple[str, str] | None = None,
 ) -> list[SyncOutcome]:
     """The same sync as `publish_files`, through the platform's API: POST /prompts (the catalog returns the
-    latest version unchanged when the spec is the same), then PUT the alias. `files` come from load_prompt_files,
-    which refuses the folder whole when any file is bad.
+    latest version unchanged when the spec is the same, or equivalent), then PUT the alias; `only_where_missing`,
+    with `only_if_unset`, so that an alias someone sets meanwhile stays where they set it. `files` come from
+    load_prompt_files, which refuses the folder whole when any file is bad.
 
-    The API refuses, request by request, to make `answer_prompt` (ANSWER_PROMPT_NAME at ANSWER_PROMPT_REF) a version
-    that cannot answer; a sync that would be refused so is refused before its first request, so that it does not
-    stop halfway, with some files published."""
+    The API refuses, request by request, to make its answer prompt (the prompts function's ANSWER_PROMPT_NAME at
+    ANSWER_PROMPT_REF, which GET /prompts reports) a version that cannot answer; a sync that would be refused so is
+    refused before its first write (domain.prompts.sync_refusal, the catalog's own rule), so that it does not stop
+    halfway, with some files published. `answer_prompt` is used only where the API does not report its own (a
+    stack deployed before it did)."""
     if alias is not None:
         check_alias(alias)
-    if answer_prompt is not None:
-        refusals = _answer_prompt_refusals(api_url, files, alias, only_where_missing, answer_prompt)
-        if refusals:
-            raise InvalidPrompt("\n".join(refusals))
+    guarded = _answer_prompt(api_url, answer_prompt)
+    refusals = [
+        refusal for file in files if (refusal := _sync_refusal(api_url, guarded, file, alias, only_where_missing))
+    ]
+    if refusals:
+        raise InvalidPrompt("\n".join(refusals))
     outcomes = []
     for file in files:
         body = {"name": file.name, **file.spec.model_dump(mode="json")}
@@ -58,10 +63,7 @@ def sync_through_api(
         version = int(response.json()["version"])
         moved = False
         if alias is not None:
-            current = api_call(api_url, "GET", f"/prompts/{file.name}").json()["aliases"].get(alias)
-            if current != version and not (only_where_missing and current is not None):
-                api_call(api_url, "PUT", f"/prompts/{file.name}/aliases/{alias}", {"version": version})
-                moved = True
+            moved = _point_alias(api_url, file.name, alias, version, only_where_missing)
         outcomes.append(
             SyncOutcome(
                 name=file.name, version=version, created=response.status_code == 201, alias=alias, alias_moved=moved
@@ -70,21 +72,56 @@ def sync_through_api(
     return outcomes
 
 
-def _answer_prompt_refusals(
-    api_url: str, files: list[PromptFile], alias: str | None, only_where_missing: bool, answer_prompt: tuple[str, str]
-) -> list[str]:
-    """What the catalog would refuse of this sync for the answer prompt's sake (see PromptCatalog.sync)."""
-    name, ref = answer_prompt
-    refusals = []
-    for file in files:
-        if file.name != name or ref not in (alias, LATEST):
-            continue
-        if ref == alias and only_where_missing and alias in _aliases(api_url, name):
-            continue  # the sync leaves that alias where it is
-        refusal = answer_prompt_refusal(name, ref, file.spec, str(file.path))
-        if refusal:
-            refusals.append(refusal)
-    return refusals
+def _sync_refusal(
+    api_url: str, guarded: tuple[str, str] | None, file: PromptFile, alias: str | None, only_where_missing: bool
+) -> str | None:
+    """The catalog's rule (sync_refusal), with what it needs read from the API, and only if it needs it."""
+    return sync_refusal(
+        guarded,
+        file.name,
+        file.spec,
+        alias,
+        only_where_missing=only_where_missing,
+        unchanged=lambda: _unchanged(api_url, file),
+        alias_is_set=lambda: alias in _aliases(api_url, file.name),
+        what=lambda _unchanged: str(file.path),
+    )
+
+
+def _point_alias(api_url: str, name: str, alias: str, version: int, only_where_missing: bool) -> bool:
+    """PUT the alias (`only_where_missing`: only if it is not set, decided by the catalog's conditional write);
+    whether it moved."""
+    request: dict[str, Any] = {"version": version}
+    if only_where_missing:
+        request["only_if_unset"] = True
+    try:
+        move = api_call(api_url, "PUT", f"/prompts/{name}/aliases/{alias}", request).json()
+    except PromptApiError as error:
+        if only_where_missing and error.status == 409:  # set already, or by someone else meanwhile: theirs stands
+            return False
+        raise
+    return bool(move["previous_version"] != version)
+
+
+def _answer_prompt(api_url: str, fallback: tuple[str, str] | None) -> tuple[str, str] | None:
+    """The answer prompt the API's catalog guards, as GET /prompts reports it (None: it guards none); `fallback`
+    where the API does not say."""
+    listed = api_call(api_url, "GET", "/prompts").json()
+    if "answer_prompt" not in listed:
+        return fallback
+    reported = listed["answer_prompt"]
+    return (str(reported["name"]), str(reported["ref"])) if reported else None
+
+
+def _unchanged(api_url: str, file: PromptFile) -> bool:
+    """Whether the file's spec is equivalent to its prompt's latest version (so the sync publishes nothing)."""
+    try:
+        latest = api_call(api_url, "GET", f"/prompts/{file.name}/versions/latest").json()
+    except PromptApiError as error:
+        if error.status == 404:  # no such prompt yet
+            return False
+        raise
+    return PromptVersion.model_validate(latest).same_as(file.spec)
 
 
 def _aliases(api_url: str, name: str) -> dict[str, int]:

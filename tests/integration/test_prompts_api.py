@@ -158,3 +158,71 @@ def test_listing_prompts_with_an_unknown_query_parameter_is_refused(endpoints: P
 
     assert refused.status_code == 422
     assert "unknown query parameter 'nmae'" in refused.json()["message"]
+
+
+def test_listing_prompts_says_which_prompt_the_platform_answers_with(endpoints: PlatformEndpoints) -> None:
+    listed = requests.get(f"{endpoints.api_url}/prompts", timeout=30)
+
+    assert listed.status_code == 200
+    assert listed.json()["answer_prompt"] == {"name": "rag-answer", "ref": "prod"}
+    assert "rag-answer" in [prompt["name"] for prompt in listed.json()["prompts"]]
+
+
+def test_an_alias_set_only_if_unset_is_set_once_and_then_stays(
+    platform: LocalPlatform, endpoints: PlatformEndpoints, tmp_path: Path
+) -> None:
+    api = endpoints.api_url
+    for description in ("first", "second"):
+        requests.post(f"{api}/prompts", json={**_spec(description), "name": "it-if-unset"}, timeout=30)
+    path = f"{api}/prompts/it-if-unset/aliases/prod"
+
+    first = requests.put(path, json={"version": 1, "only_if_unset": True}, timeout=30)
+    second = requests.put(path, json={"version": 2, "only_if_unset": True}, timeout=30)
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    (folder / "it-if-unset.yaml").write_text("name: it-if-unset\nauthor: cli\nuser: Changed.\n")
+    home = ["--home", str(platform.config.home)]
+    synced = CliRunner().invoke(
+        app, ["prompts", "sync", "--dir", str(folder), "--alias", "prod", "--if-missing", *home]
+    )
+
+    assert first.status_code == 200 and first.json()["previous_version"] is None
+    assert second.status_code == 409 and "it-if-unset@prod is set already" in second.json()["message"]
+    assert synced.exit_code == 0, synced.output
+    assert "new version" in synced.output and "prod -> 3" not in synced.output
+    detail = requests.get(f"{api}/prompts/it-if-unset", timeout=30).json()
+    assert detail["latest_version"] == 3 and detail["aliases"] == {"prod": 1}
+
+
+def test_llmops_prompts_sync_checks_the_platforms_answer_prompt_not_its_own_environments(
+    platform: LocalPlatform, endpoints: PlatformEndpoints, tmp_path: Path
+) -> None:
+    # The platform answers with rag-answer@prod (its functions' settings, read before this test's shell changes).
+    assert requests.get(f"{endpoints.api_url}/prompts", timeout=30).json()["answer_prompt"]["ref"] == "prod"
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    (folder / "it-shell-answer.yaml").write_text(
+        "name: it-shell-answer\nauthor: cli\nvariables: [question]\nsystem: Be brief.\nuser: '{question}'\n"
+    )
+
+    # A shell that names this prompt as the answer prompt does not stop a sync the platform takes.
+    synced = CliRunner().invoke(
+        app,
+        ["prompts", "sync", "--dir", str(folder), "--alias", "staging", "--home", str(platform.config.home)],
+        env={"ANSWER_PROMPT_NAME": "it-shell-answer", "ANSWER_PROMPT_REF": "staging"},
+    )
+
+    assert synced.exit_code == 0, synced.output
+    assert requests.get(f"{endpoints.api_url}/prompts/it-shell-answer", timeout=30).json()["aliases"] == {"staging": 1}
+
+
+def test_a_spec_written_differently_but_meaning_the_same_is_the_same_version(endpoints: PlatformEndpoints) -> None:
+    api = endpoints.api_url
+    written = {**_spec("first"), "name": "it-equivalent", "guardrails": {"pii": "flag"}}
+    rewritten = {**written, "variables": ["ticket", "customer"], "guardrails": {"pii": {"action": "FLAG"}}}
+
+    first = requests.post(f"{api}/prompts", json=written, timeout=30)
+    again = requests.post(f"{api}/prompts", json=rewritten, timeout=30)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()  # the version as its author wrote it

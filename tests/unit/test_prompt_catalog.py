@@ -10,7 +10,14 @@ from pydantic import ValidationError
 
 from llmops.domain.answering import I_DONT_KNOW
 from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound
-from llmops.domain.prompts import DEFAULT_REFUSAL, AliasDeletion, ModelParameters, PromptCatalog, PromptSpec
+from llmops.domain.prompts import (
+    DEFAULT_REFUSAL,
+    AliasDeletion,
+    ModelParameters,
+    PromptCatalog,
+    PromptSpec,
+    sync_refusal,
+)
 from tests.fakes import FakePromptStore, stored_by_an_earlier_release
 
 
@@ -455,3 +462,58 @@ def test_given_a_cached_alias_when_it_is_deleted_then_resolve_no_longer_finds_it
 
     with pytest.raises(PromptNotFound):
         catalog.resolve("ticket-summary", "canary")
+
+
+class _SetMeanwhile(FakePromptStore):
+    """Someone points an alias at `theirs` between the catalog's read of it and its write."""
+
+    def __init__(self, theirs: int) -> None:
+        super().__init__()
+        self.theirs: int | None = theirs
+
+    def put_alias(self, name: str, alias: str, version: int, *, current: int | None) -> None:
+        if self.theirs is not None:
+            self.alias_targets[(name, alias)], self.theirs = self.theirs, None
+        super().put_alias(name, alias, version, current=current)
+
+
+def test_given_only_if_unset_when_someone_sets_the_alias_meanwhile_then_theirs_stays_and_the_move_is_refused() -> None:
+    store = _SetMeanwhile(theirs=1)
+    catalog = PromptCatalog(store)
+    catalog.create_version("ticket-summary", _spec())
+    catalog.create_version("ticket-summary", _spec(description="v2"))
+
+    with pytest.raises(
+        PromptConflict, match=r"^ticket-summary@prod is set already \(it points at 1\); it stays there$"
+    ):
+        catalog.set_alias("ticket-summary", "prod", 2, only_if_unset=True)
+
+    assert catalog.aliases("ticket-summary") == {"prod": 1}
+
+
+def test_given_only_if_unset_and_an_expected_version_then_the_move_is_refused(catalog: PromptCatalog) -> None:
+    catalog.create_version("ticket-summary", _spec())
+
+    with pytest.raises(InvalidPrompt, match="exclude each other"):
+        catalog.set_alias("ticket-summary", "prod", 1, expected=1, only_if_unset=True)
+
+    assert catalog.aliases("ticket-summary") == {}
+
+
+def test_the_sync_rule_reads_nothing_for_a_prompt_that_is_not_the_answer_prompt() -> None:
+    # What it needs is read (from a store, or through the API) only for the answer prompt's file.
+    def unread() -> bool:
+        raise AssertionError("read for a prompt that is not the answer prompt")
+
+    for name, alias in (("a-prompt", "prod"), ("rag-answer", "staging"), ("rag-answer", None)):
+        refusal = sync_refusal(
+            ANSWER_PROMPT,
+            name,
+            _answer_spec(**_CANNOT_ANSWER),
+            alias,
+            only_where_missing=True,
+            unchanged=unread,
+            alias_is_set=unread,
+            what=lambda _: "unread",
+        )
+        assert refusal is None

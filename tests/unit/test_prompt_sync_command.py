@@ -30,9 +30,17 @@ class _Platform:
 
     def api_call(self, api_url: str, method: str, path: str, body: Any = None) -> Any:
         self.calls.append((method, path))
-        if method == "GET" and self.missing:
+        payload: dict[str, Any]
+        if method == "GET" and path == "/prompts":  # the catalog, and the answer prompt its function guards
+            payload = {"prompts": [], "answer_prompt": {"name": "rag-answer", "ref": "prod"}}
+        elif method == "GET" and self.missing:
             raise api_sync.PromptApiError(404, f"no prompt named {path.rsplit('/', 1)[-1]}")
-        payload = {"version": 1} if method == "POST" else {"aliases": {}}
+        elif method == "POST":
+            payload = {"version": 1}
+        elif method == "PUT":  # the alias was not set
+            payload = {"alias": path.rsplit("/", 1)[-1], "version": body["version"], "previous_version": None}
+        else:
+            payload = {"aliases": {}}
         return SimpleNamespace(status_code=201 if method == "POST" else 200, json=lambda: payload)
 
 

@@ -163,7 +163,7 @@ def test_a_spec_too_large_to_store_is_422_before_anything_is_written(prompts_app
 
     assert status == 422
     assert f"at most {MAX_PROMPT_BYTES:,} bytes" in body["message"]
-    assert _call(prompts_app, "GET", "/prompts")[1] == {"prompts": []}
+    assert _call(prompts_app, "GET", "/prompts")[1]["prompts"] == []
 
 
 @pytest.mark.parametrize(
@@ -195,6 +195,10 @@ def test_a_query_parameter_is_422_naming_it_as_no_prompts_route_takes_one(prompt
 
     assert status == 422
     assert body["message"] == "unknown query parameters 'limit', 'name'; GET /prompts takes none"
+    assert body["detail"] == [
+        {"loc": ["query", name], "msg": "unknown query parameter; GET /prompts takes none", "type": "extra_forbidden"}
+        for name in ("limit", "name")
+    ]
     assert listed[0] == 200
     assert hoped_for[0] == 422 and "unknown query parameter 'expected_version'" in hoped_for[1]["message"]
     assert _call(prompts_app, "GET", "/prompts/ticket-summary")[1]["aliases"] == {"canary": 1}
@@ -223,4 +227,60 @@ def test_the_configured_answer_alias_cannot_be_deleted(prompts_app: ModuleType) 
 
     assert status == 422
     assert body["message"].startswith("rag-answer@prod answers every question that names no prompt")
+    assert _call(prompts_app, "GET", "/prompts/rag-answer")[1]["aliases"] == {"prod": 1}
+
+
+def test_listing_prompts_says_which_prompt_answers_every_question_that_names_none(
+    prompts_app: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The function's own ANSWER_PROMPT_NAME and ANSWER_PROMPT_REF, which a client's environment need not share.
+    listed = _call(prompts_app, "GET", "/prompts")
+    monkeypatch.setattr(prompts_app, "catalog", lambda: PromptCatalog(FakePromptStore()))
+    unguarded = _call(prompts_app, "GET", "/prompts")
+
+    assert listed == (200, {"prompts": [], "answer_prompt": {"name": "rag-answer", "ref": "prod"}})
+    assert unguarded == (200, {"prompts": [], "answer_prompt": None})
+
+
+def test_the_list_routes_response_model_declares_the_answer_prompt(prompts_app: ModuleType) -> None:
+    schema = prompts_app.PromptList.model_json_schema()
+
+    assert set(schema["required"]) == {"prompts", "answer_prompt"}
+    assert schema["$defs"]["AnswerPrompt"]["required"] == ["name", "ref"]
+
+
+def test_only_if_unset_sets_a_missing_alias_and_leaves_a_set_one_where_it_is(prompts_app: ModuleType) -> None:
+    _call(prompts_app, "POST", "/prompts", BODY)
+    _call(prompts_app, "POST", "/prompts", {**BODY, "description": "v2"})
+    path = "/prompts/ticket-summary/aliases/prod"
+
+    set_now = _call(prompts_app, "PUT", path, {"version": 1, "only_if_unset": True})
+    set_already = _call(prompts_app, "PUT", path, {"version": 2, "only_if_unset": True})
+    there_already = _call(prompts_app, "PUT", path, {"version": 1, "only_if_unset": True})
+    both = _call(prompts_app, "PUT", path, {"version": 2, "only_if_unset": True, "expected_version": 1})
+    not_a_bool = _call(prompts_app, "PUT", path, {"version": 2, "only_if_unset": "yes"})
+
+    assert set_now == (200, {"name": "ticket-summary", "alias": "prod", "version": 1, "previous_version": None})
+    assert set_already[0] == 409
+    assert set_already[1]["message"] == "ticket-summary@prod is set already (it points at 1); it stays there"
+    assert there_already == (200, {"name": "ticket-summary", "alias": "prod", "version": 1, "previous_version": 1})
+    assert both[0] == 422 and "exclude each other" in both[1]["message"]
+    assert not_a_bool[0] == 422 and "only_if_unset" in not_a_bool[1]["message"]
+    assert _call(prompts_app, "GET", "/prompts/ticket-summary")[1]["aliases"] == {"prod": 1}
+
+
+def test_only_if_unset_on_the_answer_alias_refuses_a_version_that_cannot_answer_only_where_it_would_move(
+    prompts_app: ModuleType,
+) -> None:
+    answers = {"name": "rag-answer", "author": "a", "system_template": "{context}", "user_template": "{question}"}
+    _call(prompts_app, "POST", "/prompts", {**answers, "variables": ["context", "question"]})
+    _call(prompts_app, "POST", "/prompts", {**answers, "system_template": "Be brief.", "variables": ["question"]})
+    path = "/prompts/rag-answer/aliases/prod"
+
+    unset = _call(prompts_app, "PUT", path, {"version": 2, "only_if_unset": True})
+    _call(prompts_app, "PUT", path, {"version": 1})
+    set_already = _call(prompts_app, "PUT", path, {"version": 2, "only_if_unset": True})
+
+    assert unset[0] == 422 and unset[1]["message"].startswith("rag-answer@prod answers every question")
+    assert set_already[0] == 409  # nothing would move, so nothing is refused: a sync --if-missing carries on
     assert _call(prompts_app, "GET", "/prompts/rag-answer")[1]["aliases"] == {"prod": 1}

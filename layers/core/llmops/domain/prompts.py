@@ -4,11 +4,13 @@ A version holds a system and a user template with `{variable}` placeholders (str
 built-in RAG prompt, whose variables are {context} and {question}), the variables it declares, the model and
 generation parameters it was written for, the text it answers with when it declines, optional guardrail policy
 overrides, a description and an author. Versions are never overwritten: publishing a changed spec makes the next
-version, publishing the latest spec again returns the latest. `latest` is an implicit alias of every prompt.
+version, publishing the latest spec again (or one written differently that means the same: see
+PromptSpec.fingerprint) returns the latest. `latest` is an implicit alias of every prompt.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -36,7 +38,7 @@ from llmops.domain.errors import (
     UnknownPrompt,
     describe_problems,
 )
-from llmops.domain.guardrails import GuardrailPolicy
+from llmops.domain.guardrails import CheckPolicy, GuardrailCheck, GuardrailPolicy, GuardrailStage
 
 if TYPE_CHECKING:
     from llmops.ports import PromptStore
@@ -163,6 +165,40 @@ def answer_prompt_refusal(name: str, ref: str, spec: PromptSpec, what: str) -> s
     return f"{name}@{ref} answers every question that names no prompt; {problem}" if problem else None
 
 
+def sync_refusal(
+    answer_prompt: tuple[str, str] | None,
+    name: str,
+    spec: PromptSpec,
+    alias: str | None,
+    *,
+    only_where_missing: bool,
+    unchanged: Callable[[], bool],
+    alias_is_set: Callable[[], bool],
+    what: Callable[[bool], str],
+) -> str | None:
+    """Why syncing `spec` as `name` would leave the answer prompt (`answer_prompt`: ANSWER_PROMPT_NAME at
+    ANSWER_PROMPT_REF) naming a version that cannot answer, or None. The one rule for every sync: the catalog's
+    (PromptCatalog.sync: files into a store, the deployment's) and the CLI's through the API, which checks it
+    before its first request.
+
+    A sync publishes `spec` unless it is `unchanged` from the prompt's latest version, then points `alias` (if any)
+    at the latest version; `only_where_missing`, only where `alias_is_set` is false. So with the answer prompt at
+    `latest`, an unchanged spec is never refused (nothing is published); at `alias`, it is unless the alias is set
+    and stays. The callables read what they need (a store, the API) only when `name` is the answer prompt and the
+    rule needs it; `what(unchanged)` names the version in the message (`rag-answer@3`, or the file it comes from)."""
+    if answer_prompt is None:
+        return None
+    answer_name, answer_ref = answer_prompt
+    if name != answer_name or answer_ref not in (LATEST, alias):
+        return None
+    is_unchanged = unchanged()
+    if answer_ref == LATEST and is_unchanged:
+        return None  # nothing is published
+    if answer_ref == alias and only_where_missing and alias_is_set():
+        return None  # the alias stays where it is
+    return answer_prompt_refusal(answer_name, answer_ref, spec, what(is_unchanged))
+
+
 def _not_blank(text: str) -> str:
     if text and not text.strip():
         raise ValueError("must not be blank (only whitespace)")
@@ -178,6 +214,48 @@ def guardrails_problem(overrides: Mapping[str, Any] | None) -> str | None:
     except ValidationError as invalid:
         return f"guardrails do not apply: {describe_problems(invalid.errors(), whole='policy')}"
     return None
+
+
+def _canonical_guardrails(overrides: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Guardrail overrides in one form for each meaning, as GuardrailPolicy.merged_with reads them: the shorthand
+    written out (`"flag"` is `{"action": "flag"}`), actions by their names (`mask` is `redact`, `BLOCK` is `block`),
+    thresholds as floats, PII entity types as findings carry them, sorted and once each, and what changes nothing
+    (an empty check, stage or set of overrides) left out. Only the fields the overrides name are kept: one that
+    writes out a default (`{"pii": "redact"}`) still differs from none, as the platform's policy may differ.
+    Overrides that no longer apply (stored by an earlier release) are kept as written."""
+    if overrides is None:
+        return None
+    try:
+        policy = GuardrailPolicy().merged_with(overrides)
+    except ValidationError:
+        return dict(overrides)
+    canonical: dict[str, Any] = {}
+    for name, change in overrides.items():
+        if name in {stage.value for stage in GuardrailStage}:
+            at_stage = policy.at(GuardrailStage(name))
+            checks = {
+                check: _named_fields(at_stage.for_check(GuardrailCheck(check)), value)
+                for check, value in change.items()
+            }
+            checks = {check: fields for check, fields in checks.items() if fields}
+            if checks:
+                canonical[name] = checks
+        else:
+            fields = _named_fields(policy.for_check(GuardrailCheck(name)), change)
+            if fields:
+                canonical[name] = fields
+    return canonical or None
+
+
+def _named_fields(policy: CheckPolicy, change: Any) -> dict[str, Any]:
+    """The fields of a check's policy that `change` (a check's override: an action, or a mapping of fields) names,
+    as the policy holds them once the overrides are applied."""
+    named = ["action"] if isinstance(change, str) else list(change)
+    values = policy.model_dump(mode="json")
+    fields = {field: values[field] for field in named}
+    if "entities" in fields:
+        fields["entities"] = sorted(fields["entities"])
+    return fields
 
 
 class PromptSpec(_Strict):
@@ -240,10 +318,20 @@ class PromptSpec(_Strict):
         return self
 
     def fingerprint(self) -> str:
-        """sha256 of the spec's canonical JSON: equal specs, equal fingerprints."""
+        """sha256 of the spec's canonical JSON: equivalent specs, equal fingerprints. Specs are equivalent when they
+        differ only in how they are written: the order of `variables` (rendering fills them by name), or guardrail
+        overrides in another form that the policy reads the same (the shorthand `{"pii": "flag"}` and
+        `{"pii": {"action": "flag"}}`; see _canonical_guardrails). The spec itself keeps its author's form."""
         fields = self.model_dump(mode="json", include=set(PromptSpec.model_fields))
+        fields["variables"] = sorted(fields["variables"])
+        fields["guardrails"] = _canonical_guardrails(self.guardrails)
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def same_as(self, other: PromptSpec) -> bool:
+        """Whether the two specs are equivalent (equal fingerprints), computed now: a stored version's
+        content_hash may come from an earlier release's fingerprint, so it is not compared."""
+        return self.fingerprint() == other.fingerprint()
 
 
 class RenderedPrompt(_Strict):
@@ -264,7 +352,10 @@ class PromptVersion(PromptSpec):
     name: str = Field(pattern=STORED_NAME_PATTERN)
     version: int = Field(ge=1, le=MAX_VERSION)
     created_at: str
-    content_hash: str = Field(description="PromptSpec.fingerprint() of this version's spec.")
+    content_hash: str = Field(
+        description="PromptSpec.fingerprint() of this version's spec when it was published (an earlier release's "
+        "fingerprint for a version it published: to compare specs, fingerprint them again)."
+    )
 
     # A stored version reads as it was published, even where a later release refuses what it holds (a PII entity
     # type it no longer accepts, a blank author, a size over MAX_PROMPT_BYTES, a name with a trailing hyphen): the
@@ -437,18 +528,26 @@ class PromptCatalog:
         self._versions: dict[tuple[str, int], PromptVersion] = {}
         self._aliases: dict[tuple[str, str], tuple[int, float]] = {}
 
+    @property
+    def answer_prompt(self) -> tuple[str, str] | None:
+        """The prompt and version reference that answer every question that names no prompt, as this catalog guards
+        them; None when it guards none."""
+        return self._answer_prompt
+
     # -- writing ------------------------------------------------------------------------------------------------
     def publish(self, name: str, spec: PromptSpec) -> Published:
         """Make `spec` the latest version of `name` (its first version when the prompt is new).
 
-        When the latest version already has this spec it is returned, and nothing is written. Two writers racing
-        for the same number cannot overwrite each other: the loser reads again and takes the next number.
+        When the latest version already has this spec, or an equivalent one (PromptSpec.fingerprint), it is returned
+        and nothing is written: the latest's spec is fingerprinted again rather than its stored content_hash read,
+        which an earlier release may have computed otherwise. Two writers racing for the same number cannot
+        overwrite each other: the loser reads again and takes the next number.
         """
         check_name(name)
         fingerprint = spec.fingerprint()
         for _ in range(self._attempts):
             latest = self._store.latest_version(name)
-            if latest is not None and latest.content_hash == fingerprint:
+            if latest is not None and latest.same_as(spec):
                 return Published(version=latest, created=False)
             number = latest.version + 1 if latest else 1
             if number > MAX_VERSION:
@@ -465,23 +564,35 @@ class PromptCatalog:
     def create_version(self, name: str, spec: PromptSpec) -> PromptVersion:
         return self.publish(name, spec).version
 
-    def set_alias(self, name: str, alias: str, version: int, *, expected: int | None = None) -> AliasMove:
-        """Point `alias` at `version` (which must exist). With `expected`, only if the alias points there now."""
+    def set_alias(
+        self, name: str, alias: str, version: int, *, expected: int | None = None, only_if_unset: bool = False
+    ) -> AliasMove:
+        """Point `alias` at `version` (which must exist). With `expected`, only if the alias points there now; with
+        `only_if_unset`, only if the alias is not set: PromptConflict if it points at another version (nothing
+        changes where it points at `version` already). Either condition is checked by the store's write itself, so
+        no one can move the alias between the check and the write."""
+        if only_if_unset and expected is not None:
+            raise InvalidPrompt("expected_version and only_if_unset exclude each other: the first moves a set alias")
         check_name(name, existing=True)
         check_alias(alias, existing=True)
         if not _is_slug(alias, existing=False) and self._store.get_alias(name, alias) is None:
             check_alias(alias)  # made under an earlier release's rule, it may move; a new alias must be a slug
-        if self._is_answer_prompt(name, alias):
+        guarded = self._is_answer_prompt(name, alias)
+        if guarded and not only_if_unset:
             self._refuse_if_it_cannot_answer(name, alias, self.get(name, version))
         for _ in range(self._attempts):
             current = self._store.get_alias(name, alias)
             if expected is not None and current != expected:
                 where = "is not set" if current is None else f"points at {current}"
                 raise PromptConflict(f"{name}@{alias} {where}, not at {expected}")
+            if only_if_unset and current not in (None, version):
+                raise PromptConflict(f"{name}@{alias} is set already (it points at {current}); it stays there")
             if current == version:
                 if self._store.get_version(name, version) is None:  # cannot happen unless a version was deleted
                     raise self._missing(name, f"version {version}")
                 return AliasMove(name=name, alias=alias, version=version, previous_version=current)
+            if guarded and only_if_unset:  # refused only where it would move: a set alias stays, whatever `version`
+                self._refuse_if_it_cannot_answer(name, alias, self.get(name, version))
             try:
                 self._store.put_alias(name, alias, version, current=current)
             except PromptNotFound as error:
@@ -489,7 +600,7 @@ class PromptCatalog:
             except PromptConflict:
                 if expected is not None:
                     raise
-                continue
+                continue  # moved meanwhile: read again (only_if_unset: set meanwhile, so it stays)
             self._aliases.pop((name, alias), None)
             return AliasMove(name=name, alias=alias, version=version, previous_version=current)
         raise PromptConflict(f"{name}@{alias} kept moving meanwhile; try again")
@@ -518,9 +629,10 @@ class PromptCatalog:
     def sync(
         self, prompts: Iterable[tuple[str, PromptSpec]], alias: str | None = None, *, only_where_missing: bool = False
     ) -> list[SyncOutcome]:
-        """Publish each (name, spec) whose spec differs from its latest version, and optionally point `alias` at
-        each one's latest version: always, or `only_where_missing` (a first deployment sets `prod`, later ones
-        leave promotion to people). Running it twice changes nothing the second time.
+        """Publish each (name, spec) whose spec differs from (is not equivalent to) its latest version's, and
+        optionally point `alias` at each one's latest version: always, or `only_where_missing` (a first deployment
+        sets `prod`, later ones leave promotion to people; an alias set meanwhile stays). Running it twice changes
+        nothing the second time.
 
         What the answer prompt's rule would refuse is found before anything is written, for every prompt at once,
         so a refused sync publishes nothing."""
@@ -555,36 +667,38 @@ class PromptCatalog:
         if not only_where_missing:
             move = self.set_alias(name, alias, version.version)
             return move.previous_version != version.version
-        if self._store.get_alias(name, alias) is not None:
-            return False
-        self._refuse_if_it_cannot_answer(name, alias, version)
         try:
-            self._store.put_alias(name, alias, version.version, current=None)
-        except PromptConflict:  # set by someone else meanwhile: theirs stands
+            move = self.set_alias(name, alias, version.version, only_if_unset=True)
+        except PromptConflict:  # set already, or by someone else meanwhile: theirs stands
             return False
-        return True
+        return move.previous_version is None
 
     def _sync_refusal(self, name: str, spec: PromptSpec, alias: str | None, only_where_missing: bool) -> str | None:
-        """Why syncing (name, spec) would break the answer prompt, or None. Reads the store, writes nothing."""
-        guarded = [ref for ref in (LATEST, alias) if ref is not None and self._is_answer_prompt(name, ref)]
-        if not guarded:
-            return None
-        latest = self._store.latest_version(name)
-        fingerprint = spec.fingerprint()
-        unchanged = latest is not None and latest.content_hash == fingerprint
-        if latest is not None and unchanged:
-            candidate = latest  # the sync makes no version, but may point the alias at this one
-        else:
-            candidate = _stamped(name, spec, latest.version + 1 if latest else 1, fingerprint)
-        for ref in guarded:
-            if ref == LATEST and unchanged:
-                continue  # nothing is published
-            if ref == alias and only_where_missing and self._store.get_alias(name, ref) is not None:
-                continue  # the alias stays where it is
-            refusal = self._answer_refusal(name, ref, candidate)
-            if refusal:
-                return refusal
-        return None
+        """Why syncing (name, spec) would break the answer prompt, or None (see sync_refusal). Reads the store,
+        writes nothing."""
+        latest = functools.cache(lambda: self._store.latest_version(name))
+
+        def unchanged() -> bool:
+            found = latest()
+            return found is not None and found.same_as(spec)
+
+        def what(unchanged: bool) -> str:
+            # The version the answer prompt would name: the latest when unchanged, else the one published.
+            found = latest()
+            if found is None:
+                return f"{name}@1"
+            return f"{name}@{found.version if unchanged else found.version + 1}"
+
+        return sync_refusal(
+            self._answer_prompt,
+            name,
+            spec,
+            alias,
+            only_where_missing=only_where_missing,
+            unchanged=unchanged,
+            alias_is_set=lambda: alias is not None and self._store.get_alias(name, alias) is not None,
+            what=what,
+        )
 
     def _is_answer_prompt(self, name: str, ref: str) -> bool:
         return self._answer_prompt == (name, ref)
