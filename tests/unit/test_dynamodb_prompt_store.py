@@ -7,20 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from llmops.adapters.aws.dynamodb_prompt_store import MAX_ITEM_BYTES, DynamoDbPromptStore, item_bytes
 from llmops.domain.errors import InvalidPrompt, PromptConflict, PromptNotFound, PromptVersionExists
 from llmops.domain.prompts import MAX_PROMPT_BYTES, PromptCatalog, PromptSpec
-from llmops_local.emulator_patches import make_dynamodb_requests_atomic
 from llmops_local.functions import LocalLambdaContext
-from llmops_local.template import load_template
+from tests.aws_clients import PROMPTS_TABLE, TEMPLATE, moto_prompts_table
 from tests.fakes import stored_by_an_earlier_release
 
-TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
-TABLE = "PromptsTable"
+TABLE = PROMPTS_TABLE
 
 
 def _spec(description: str = "v1") -> PromptSpec:
@@ -37,15 +33,7 @@ def _spec(description: str = "v1") -> PromptSpec:
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    # DynamoDB applies a conditional write atomically; moto does not unless local mode's mend is applied.
-    make_dynamodb_requests_atomic()
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        properties = TEMPLATE["Resources"][TABLE]["Properties"]
-        dynamodb.create_table(
-            TableName=TABLE,
-            **{k: v for k, v in properties.items() if k in ("AttributeDefinitions", "KeySchema", "BillingMode")},
-        )
+    with moto_prompts_table() as dynamodb:
         yield dynamodb
 
 

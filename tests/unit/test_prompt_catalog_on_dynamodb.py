@@ -6,21 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
 from llmops.domain.errors import PromptConflict
 from llmops.domain.prompts import PromptCatalog, PromptSpec, PromptVersion
-from llmops_local.emulator_patches import make_dynamodb_requests_atomic
-from llmops_local.template import load_template
+from tests.aws_clients import PROMPTS_TABLE, moto_prompts_table
 
-TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
-TABLE = "PromptsTable"
+TABLE = PROMPTS_TABLE
 
 
 def _spec(**overrides: Any) -> PromptSpec:
@@ -37,14 +32,7 @@ def _spec(**overrides: Any) -> PromptSpec:
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    make_dynamodb_requests_atomic()
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        properties = TEMPLATE["Resources"][TABLE]["Properties"]
-        dynamodb.create_table(
-            TableName=TABLE,
-            **{k: v for k, v in properties.items() if k in ("AttributeDefinitions", "KeySchema", "BillingMode")},
-        )
+    with moto_prompts_table() as dynamodb:
         yield dynamodb
 
 
