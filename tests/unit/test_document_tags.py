@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import lancedb
 import numpy as np
-import pyarrow as pa
 import pytest
 from moto import mock_aws
 from pydantic import ValidationError
@@ -27,6 +26,7 @@ from llmops.domain.models import Chunk, DocumentRef, DocumentStatus, SearchFilte
 from llmops.domain.tags import InvalidTags, parse_tags
 from llmops.ports import RecordUpdate
 from tests.fakes import FakeDocumentRegistry, FakeObjectStore, FakeOpenSearchClient, FakeVectorIndex, chunk_of
+from tests.lancedb_history import first_release_schema
 from tests.unit.test_dynamodb_adapters import _create_table
 
 BUCKET = "docs"
@@ -184,23 +184,6 @@ def test_a_document_with_an_invalid_tag_fails_with_the_reason(embedder: OnnxMini
 # LanceDB
 
 
-def _old_schema() -> pa.Schema:
-    """The chunks table as it was created before chunks had tags."""
-    return pa.schema(
-        [
-            pa.field("vector", pa.list_(pa.float32(), 2)),
-            *(pa.field(n, pa.string()) for n in ("document_id", "source_key", "version", "title")),
-            pa.field("position", pa.int32()),
-            pa.field("page", pa.int32()),
-            pa.field("section", pa.string()),
-            pa.field("text", pa.string()),
-            pa.field("content_hash", pa.string()),
-            pa.field("token_count", pa.int32()),
-            pa.field("embedding_model", pa.string()),
-        ]
-    )
-
-
 def test_lancedb_returns_only_chunks_with_every_given_tag(tmp_path: Path) -> None:
     index = LanceDbVectorIndex(tmp_path)
     index.ensure_index(2)
@@ -223,7 +206,7 @@ def test_lancedb_returns_only_chunks_with_every_given_tag(tmp_path: Path) -> Non
 
 
 def test_lancedb_table_made_before_tags_gains_the_column_and_keeps_its_rows(tmp_path: Path) -> None:
-    old = lancedb.connect(str(tmp_path)).create_table(TABLE_NAME, schema=_old_schema())
+    old = lancedb.connect(str(tmp_path)).create_table(TABLE_NAME, schema=first_release_schema(2))
     legacy = _chunk("old", "legacy pumps", []).model_dump(exclude={"tags", "revision"})
     old.add([{**legacy, "vector": [1.0, 0.0]}])
     query = np.array([1.0, 0.0], dtype=np.float32)

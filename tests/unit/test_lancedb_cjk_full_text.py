@@ -11,13 +11,13 @@ from pathlib import Path
 
 import lancedb
 import numpy as np
-import pyarrow as pa
 import pytest
 from lancedb.index import FTS
 
 from llmops.adapters.local.lancedb_index import TABLE_NAME, LanceDbVectorIndex
 from llmops.domain.models import Chunk, SearchFilters
 from tests.fakes import chunk_of
+from tests.lancedb_history import before_fts_text_schema
 
 CJK = {
     "zh-refunds": ("我们的退货政策允许顾客在三十天内申请退款。", ["zh"]),
@@ -148,25 +148,6 @@ def test_english_ranks_and_scores_as_before(tmp_path: Path, optimize: bool) -> N
 # A table made before full-text search read `fts_text`
 
 
-def _old_schema() -> pa.Schema:
-    """The chunks table as it was created before `fts_text`."""
-    return pa.schema(
-        [
-            pa.field("vector", pa.list_(pa.float32(), 2)),
-            *(pa.field(n, pa.string()) for n in ("document_id", "source_key", "version", "title")),
-            pa.field("position", pa.int32()),
-            pa.field("page", pa.int32()),
-            pa.field("section", pa.string()),
-            pa.field("text", pa.string()),
-            pa.field("content_hash", pa.string()),
-            pa.field("token_count", pa.int32()),
-            pa.field("embedding_model", pa.string()),
-            pa.field("tags", pa.list_(pa.string())),
-            pa.field("revision", pa.string()),
-        ]
-    )
-
-
 # Characters at and just beyond each end of every range set apart, among Katakana, Hangul, punctuation and ASCII:
 # the SQL that fills the column of old rows must rewrite them exactly as new rows are written.
 EDGES = (
@@ -200,7 +181,7 @@ def _old_chunks() -> list[Chunk]:
 
 
 def _old_table(folder: Path) -> None:
-    table = lancedb.connect(str(folder)).create_table(TABLE_NAME, schema=_old_schema())
+    table = lancedb.connect(str(folder)).create_table(TABLE_NAME, schema=before_fts_text_schema(2))
     table.add([{**chunk.model_dump(), "vector": [1.0, 1.0]} for chunk in _old_chunks()])
     table.create_index("text", config=FTS(with_position=False))
 

@@ -17,6 +17,12 @@ from llmops.domain.models import Chunk, ScoredChunk, SearchFilters, TextMatch
 from llmops.domain.sequencer import single_revision
 
 TABLE_NAME = "chunks"
+# Rows written since the full-text index was last built or optimized are scanned by searches and scored with the
+# BM25 statistics of the whole table, while the rows the index holds keep the statistics of that fold, until the
+# next one (tests/unit/test_lancedb_full_text.py). Folding in after every write would end that, but costs more than
+# the write (on 3,105 rows: optimize 380 ms, growing with the table's versions of the last 7 days; rebuilding the
+# full-text index 180 ms, growing with its rows; against 17 ms; `python -m bench.lancedb_costs --writes`), so it
+# happens once this many rows wait unfolded (a writer counts those it finds when it opens the table).
 _OPTIMIZE_EVERY_ROWS = 2000
 # The first fetch of a filtered full-text search: a filter that most rows meet needs no second one.
 _MIN_OVERFETCH = 200
@@ -83,6 +89,10 @@ def _schema(dimension: int) -> pa.Schema:
     )
 
 
+# Every column a table made by this release has. Tables only ever gain columns (`_ADDED_FIELDS`, `fts_text`).
+_COLUMNS = tuple(_schema(1).names)
+
+
 def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -127,9 +137,18 @@ def _chunk(row: dict[str, Any]) -> Chunk:
     return Chunk.model_validate({**fields, "tags": row.get("tags") or [], "revision": row.get("revision") or ""})
 
 
-def _unanswerable(table: Any, filters: SearchFilters | None) -> bool:
+def _read_back(columns: Sequence[str], *extra: str) -> list[str]:
+    """What a search reads of each row: the fields of a chunk that the table has (one made before a column was
+    added lacks it until a writer opens it, and `_chunk` takes it as null), then `extra`. Neither `vector` (384
+    floats a row), which only a text match's similarity needs, nor `fts_text`, which only the full-text index reads.
+    Naming the score column (`_distance`, `_score`) keeps it in the result."""
+    present = set(columns)
+    return [name for name in Chunk.model_fields if name in present] + list(extra)
+
+
+def _unanswerable(columns: Sequence[str], filters: SearchFilters | None) -> bool:
     """A tag filter on a table that has no tags column yet (nothing has been indexed since it was added there)."""
-    return bool(filters and filters.tags) and _TAGS_FIELD.name not in table.schema.names
+    return bool(filters and filters.tags) and _TAGS_FIELD.name not in columns
 
 
 class LanceDbVectorIndex:
@@ -138,6 +157,8 @@ class LanceDbVectorIndex:
         self._table_name = table_name
         self._table: Any = None
         self._pending_rows = 0
+        self._full_text_indexed: set[str] = set()  # columns seen with a full-text index: searches look no more
+        self._complete = False  # the table has been seen with every column in `_COLUMNS`
 
     def ensure_index(self, dimension: int) -> None:
         if self._exists():
@@ -147,8 +168,17 @@ class LanceDbVectorIndex:
             self._ensure_fts_text(self._table)
         else:
             self._table = self._db.create_table(self._table_name, schema=_schema(dimension), exist_ok=True)
-        self._ensure_full_text_index(self._table, _FTS_TEXT_FIELD.name)
-        self._drop_other_full_text_indexes(self._table)
+        indexes = list(self._table.list_indices())  # listed once for both steps
+        self._ensure_full_text_index(self._table, _FTS_TEXT_FIELD.name, indexes)
+        self._drop_other_full_text_indexes(self._table, indexes)
+        # Rows other handles wrote (earlier `llmops ingest` runs, another process) and left unfolded count towards the
+        # next fold too: counted per handle only, a table always written in smaller pieces was never folded, and every
+        # text search scanned all of its rows.
+        self._pending_rows = sum(
+            index.num_unindexed_rows
+            for index in indexes
+            if index.index_type == "FTS" and list(index.columns) == [_FTS_TEXT_FIELD.name]
+        )
 
     @staticmethod
     def _ensure_added_columns(table: Any) -> None:
@@ -175,17 +205,25 @@ class LanceDbVectorIndex:
             if _FTS_TEXT_FIELD.name not in table.schema.names:
                 raise
 
-    @staticmethod
-    def _ensure_full_text_index(table: Any, column: str) -> None:
-        # Rows added after the index is built are still searched (unindexed data is scanned), so it is built once.
-        if not any(index.index_type == "FTS" and list(index.columns) == [column] for index in table.list_indices()):
+    def _ensure_full_text_index(self, table: Any, column: str, indexes: Sequence[Any] | None = None) -> None:
+        """Rows added after the index is built are still searched (unindexed data is scanned), so it is built once.
+
+        A search looks for it until it has seen it (`indexes` None): only a writer's `ensure_index`, which always
+        looks (given `indexes`), drops an index, and never one that searches still read (the one on `text` goes
+        once `fts_text` exists, which they then read instead)."""
+        if indexes is None:
+            if column in self._full_text_indexed:
+                return
+            indexes = list(table.list_indices())
+        if not any(index.index_type == "FTS" and list(index.columns) == [column] for index in indexes):
             table.create_index(column, config=FTS(with_position=False))
+        self._full_text_indexed.add(column)
 
     @staticmethod
-    def _drop_other_full_text_indexes(table: Any) -> None:
+    def _drop_other_full_text_indexes(table: Any, indexes: Sequence[Any]) -> None:
         """The index on `text` that tables made before `fts_text` have: nothing searches it once `fts_text` is
         indexed, and `optimize` would go on updating it."""
-        for index in table.list_indices():
+        for index in indexes:
             if index.index_type == "FTS" and list(index.columns) != [_FTS_TEXT_FIELD.name]:
                 table.drop_index(index.name)
 
@@ -229,10 +267,13 @@ class LanceDbVectorIndex:
 
     def search(self, vector: NDArray[np.float32], k: int, filters: SearchFilters | None = None) -> list[ScoredChunk]:
         table = self._readable()
-        if table is None or _unanswerable(table, filters):
+        if table is None:
+            return []
+        columns = self._columns(table)
+        if _unanswerable(columns, filters):
             return []
         query = table.search(np.asarray(vector, dtype=np.float32)).distance_type("cosine")
-        rows = _filtered(query, filters).limit(k).to_list()
+        rows = _filtered(query, filters).select(_read_back(columns, "_distance")).limit(k).to_list()
         return [ScoredChunk(chunk=_chunk(row), score=1.0 - float(row["_distance"])) for row in rows]
 
     def text_search(
@@ -243,14 +284,18 @@ class LanceDbVectorIndex:
         query_vector: NDArray[np.float32] | None = None,
     ) -> list[TextMatch]:
         table = self._readable()
-        if table is None or not text.strip() or _unanswerable(table, filters):
+        if table is None or not text.strip():
             return []
-        if _FTS_TEXT_FIELD.name in table.schema.names:
+        columns = self._columns(table)
+        if _unanswerable(columns, filters):
+            return []
+        if _FTS_TEXT_FIELD.name in columns:
             column, text = _FTS_TEXT_FIELD.name, _fts_text(text)
         else:  # a table made before `fts_text`, not yet opened for writing since: searched as it was
             column = "text"
         self._ensure_full_text_index(table, column)
-        rows = self._text_rows(table, text, k, _where(filters), column)
+        read_back = _read_back(columns, *(() if query_vector is None else ("vector",)), "_score")
+        rows = self._text_rows(table, text, k, _where(filters), column, read_back)
         return [
             TextMatch(
                 chunk=_chunk(row),
@@ -261,7 +306,9 @@ class LanceDbVectorIndex:
         ]
 
     @staticmethod
-    def _text_rows(table: Any, text: str, k: int, condition: str | None, column: str) -> list[dict[str, Any]]:
+    def _text_rows(
+        table: Any, text: str, k: int, condition: str | None, column: str, read_back: list[str]
+    ) -> list[dict[str, Any]]:
         """The k best BM25 matches among the rows meeting `condition`, scored as if unfiltered.
 
         A filter must not change a score (it does not in OpenSearch, whose filter clause leaves scoring to the whole
@@ -270,21 +317,29 @@ class LanceDbVectorIndex:
         So the filter is applied after scoring; as LanceDB applies the limit first, the search over-fetches until
         it has as many rows as a prefiltered search finds, which is the number that meet the filter."""
 
-        def matches(limit: int, prefilter: bool | None = None) -> list[dict[str, Any]]:
-            query = table.search(text, query_type="fts", fts_columns=column)
+        def matches(limit: int, prefilter: bool | None = None, only: list[str] | None = None) -> list[dict[str, Any]]:
+            query = table.search(text, query_type="fts", fts_columns=column).select(only or read_back)
             if prefilter is not None and condition is not None:
                 query = query.where(condition, prefilter=prefilter)
             return list(query.limit(limit).to_list())
 
         if condition is None:
             return matches(k)
-        wanted = len(matches(k, prefilter=True))
+        wanted = len(matches(k, prefilter=True, only=["_score"]))  # only counted
         limit, total = max(k, _MIN_OVERFETCH), int(table.count_rows())
         while True:
             rows = matches(limit, prefilter=False)
             if len(rows) >= wanted or limit >= total:
                 return rows[:k]
             limit *= 4
+
+    def _columns(self, table: Any) -> Sequence[str]:
+        """The table's columns: read from it until it has all those of `_COLUMNS`, which it then keeps."""
+        if self._complete:
+            return _COLUMNS
+        columns = table.schema.names
+        self._complete = all(name in columns for name in _COLUMNS)
+        return columns
 
     def _readable(self) -> Any:
         if self._table is None and not self._exists():
