@@ -12,15 +12,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.composition import build_document_catalog, build_index_admin
 from llmops.domain.documents import MAX_PAGE_SIZE, DocumentCatalog
-from llmops.domain.errors import DocumentNotFound, InvalidCursor, NothingToRollBack, ReindexInProgress
+from llmops.domain.errors import (
+    DocumentNotFound,
+    InvalidCursor,
+    NothingToRollBack,
+    ReindexInProgress,
+)
 from llmops.domain.models import DocumentRecord, DocumentStatus, IndexState
 from llmops.domain.reindex import IndexAdmin
-from llmops.http_errors import body_or_defaults, error_response, field_error_response, word_invalid_requests
+from llmops.http_errors import (
+    answer_deployment_faults,
+    body_or_defaults,
+    error_response,
+    field_error_response,
+    word_invalid_requests,
+)
 from llmops.observability import logger, metrics, tracer
-from llmops.settings import Settings
+from llmops.settings import Settings, load_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
 word_invalid_requests(app)
+answer_deployment_faults(app)
 
 
 class DocumentList(BaseModel):
@@ -45,7 +57,7 @@ class ReindexStarted(BaseModel):
 
 @cache
 def settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 @cache

@@ -16,16 +16,24 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from llmops.composition import build_evaluation_service
+from llmops.domain.errors import DeploymentMisconfigured
 from llmops.domain.evaluation.datasets import DatasetCatalog, DatasetVersion, parse_jsonl, parse_rows
 from llmops.domain.evaluation.errors import DatasetNotFound, EvaluationNotFound, InvalidDataset, InvalidEvaluation
 from llmops.domain.evaluation.report import Report, parse_weights
 from llmops.domain.evaluation.runs import EvaluationRequest, EvaluationRun, EvaluationService, ItemResult
-from llmops.http_errors import error_response, field_error_response, request_field, word_invalid_requests
+from llmops.http_errors import (
+    answer_deployment_faults,
+    error_response,
+    field_error_response,
+    request_field,
+    word_invalid_requests,
+)
 from llmops.observability import logger, metrics, tracer
-from llmops.settings import Settings
+from llmops.settings import Settings, load_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
 word_invalid_requests(app)
+answer_deployment_faults(app)
 
 
 class DatasetUpload(BaseModel):
@@ -58,7 +66,7 @@ class RunResults(BaseModel):
 
 @cache
 def settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 @cache
@@ -158,8 +166,7 @@ def invalid_dataset(error: InvalidDataset) -> Response[dict[str, Any]]:
 
 @app.exception_handler(InvalidEvaluation)
 def invalid_evaluation(error: InvalidEvaluation) -> Response[dict[str, Any]]:
-    """422 naming the field (`detail`) where the request is at fault; none where the deployment is (no evaluation
-    workflow, an invalid EVALUATION_PRICES)."""
+    """422 naming the field (`detail`); none where the request as a whole is at fault."""
     return field_error_response(422, error, *request_field(error, _place()))
 
 
@@ -221,5 +228,9 @@ def run_task(event: dict[str, Any]) -> dict[str, Any]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "action" in event:
-        return run_task(event)
+        try:
+            return run_task(event)
+        except DeploymentMisconfigured as error:  # the workflow retries the task, then marks the run failed
+            logger.error("The deployment is misconfigured", extra={"reason": str(error)})
+            raise
     return app.resolve(event, context)

@@ -24,7 +24,7 @@ from llmops.domain.ingestion import IngestionService
 from llmops.domain.models import DocumentRef, DocumentStatus, IngestionResult
 from llmops.domain.sequencer import normalise_sequencer
 from llmops.observability import logger, metrics, tracer
-from llmops.settings import Settings
+from llmops.settings import Settings, load_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -81,7 +81,7 @@ def object_change(record: SQSRecord) -> ObjectChange:
 
 @cache
 def settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 @cache

@@ -33,12 +33,20 @@ from llmops.domain.prompts import (
     RenderedPrompt,
     check_name,
 )
-from llmops.http_errors import body_or_defaults, error_response, field_error_response, word_invalid_requests
+from llmops.http_errors import (
+    Loc,
+    answer_deployment_faults,
+    body_or_defaults,
+    error_response,
+    field_error_response,
+    word_invalid_requests,
+)
 from llmops.observability import logger, metrics, tracer
-from llmops.settings import Settings
+from llmops.settings import Settings, load_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
 word_invalid_requests(app)
+answer_deployment_faults(app)
 
 
 def _new_prompt_name(name: str) -> str:
@@ -107,7 +115,7 @@ class RenderRequest(BaseModel):
 
 @cache
 def settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 @cache
@@ -230,7 +238,25 @@ def conflict(error: PromptConflict) -> Response[dict[str, Any]]:
 @app.exception_handler(InvalidPrompt)
 def invalid(error: InvalidPrompt) -> Response[dict[str, Any]]:
     # Among the rest: pointing the configured answer prompt's alias at a version that cannot answer, or deleting it.
-    return error_response(422, error)
+    return field_error_response(422, error, *_request_fields(error))
+
+
+# The catalog's arguments that a route takes from a body field of another name.
+_BODY_FIELDS = {"expected": "expected_version"}
+
+
+def _request_fields(error: InvalidPrompt) -> tuple[Loc, ...]:
+    """Where the route took the input the catalog names (`DomainError.field`, by the catalog's argument names:
+    name, alias, ref, version, variables): the path parameter of that name, else the body field; `()` is the body
+    as a whole. Refusals about no one input (a sync's, a prompt at its version limit) name none."""
+    if error.field is None:
+        return ()
+    if not error.field:
+        return (("body",),)
+    name, *rest = error.field
+    if name in (app.current_event.path_parameters or {}):
+        return (("path", name, *rest),)
+    return (("body", _BODY_FIELDS.get(str(name), name), *rest),)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

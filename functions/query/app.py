@@ -23,7 +23,6 @@ from pydantic import (
 from llmops.composition import build_answering_service, build_retriever
 from llmops.domain.answering import MAX_QUESTION_CHARS, GuardrailBlocked, PromptChoice, QuestionAnsweringService
 from llmops.domain.errors import (
-    AnswerPromptUnusable,
     InvalidPrompt,
     InvalidQuestion,
     InvalidSearch,
@@ -33,14 +32,21 @@ from llmops.domain.errors import (
 )
 from llmops.domain.guardrails import GuardrailStage
 from llmops.domain.models import Answer, ScoredChunk, SearchFilters, SearchMode
-from llmops.domain.prompts import check_name, parse_ref
 from llmops.domain.retrieval import MAX_TOP_K, Retriever
-from llmops.http_errors import Loc, error_response, field_error_response, request_field, word_invalid_requests
+from llmops.http_errors import (
+    Loc,
+    answer_deployment_faults,
+    error_response,
+    field_error_response,
+    request_field,
+    word_invalid_requests,
+)
 from llmops.observability import logger, metrics, tracer
-from llmops.settings import Settings
+from llmops.settings import Settings, load_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
 word_invalid_requests(app)
+deployment_fault = answer_deployment_faults(app)
 
 
 def _has_words(text: str) -> str:
@@ -112,7 +118,7 @@ class SearchResponse(BaseModel):
 
 @cache
 def settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 @cache
@@ -205,38 +211,26 @@ def prompt_not_found(error: PromptNotFound) -> Response[dict[str, Any]]:
 @app.exception_handler(InvalidPrompt)
 def prompt_cannot_answer(error: InvalidPrompt) -> Response[dict[str, Any]]:
     """A malformed prompt name or version reference, or a catalog prompt version that cannot answer (not an answer
-    prompt, a model_id that cannot answer here, parameters the model refuses)."""
-    return field_error_response(422, error, *_prompt_fields())
+    prompt, a model_id that cannot answer here, parameters the model refuses): 422 at the body fields that chose it.
+    Where none did (what cannot be read, or cannot answer, came from the settings), the deployment is at fault."""
+    fields = _prompt_fields(error)
+    if not fields:
+        return deployment_fault(error)
+    return field_error_response(422, error, *fields)
 
 
-def _prompt_fields() -> list[Loc]:
-    """The body fields an InvalidPrompt is about: the one naming what the catalog cannot read (checked by its own
-    rules, in its order), else each one the body gave, which together chose the version that cannot answer. None
-    when the body chose no prompt, or what cannot be read comes from the settings (ANSWER_PROMPT_NAME or _REF): the
-    configured prompt, and the settings' parameters, are the deployment's."""
+# The catalog names what it could not read by its own arguments; the body fields that give them.
+_PROMPT_CHOICE_FIELDS = {"name": "prompt", "ref": "prompt_version"}
+
+
+def _prompt_fields(error: InvalidPrompt) -> list[Loc]:
+    """The body fields an InvalidPrompt is about: the one giving the name or reference the catalog could not read,
+    else each one the body gave, which together chose the version that cannot answer. None where that input came
+    from the settings (ANSWER_PROMPT_NAME or _REF, for what the body left out)."""
     body = app.current_event.json_body  # validated as a QueryRequest: a JSON object
-    given = [field for field in ("prompt", "prompt_version") if body.get(field) is not None]
-    if not given:
-        return []
-    # As `query` chooses: what the body leaves out, the settings give; a number is a version number.
-    name = body["prompt"] if "prompt" in given else settings().answer_prompt_name
-    ref = str(body["prompt_version"]) if "prompt_version" in given else settings().answer_prompt_ref
-    try:
-        check_name(name, existing=True)
-    except InvalidPrompt:
-        return [("body", "prompt")] if "prompt" in given else []
-    try:
-        parse_ref(ref)
-    except InvalidPrompt:
-        return [("body", "prompt_version")] if "prompt_version" in given else []
-    return [("body", field) for field in given]
-
-
-@app.exception_handler(AnswerPromptUnusable)
-def answer_prompt_unusable(error: AnswerPromptUnusable) -> Response[dict[str, Any]]:
-    """The configured prompt, not the request, is at fault: a server error, logged for the operators."""
-    logger.error("The configured answer prompt cannot answer", extra={"reason": str(error)})
-    return error_response(500, error)
+    given = [field for field in _PROMPT_CHOICE_FIELDS.values() if body.get(field) is not None]
+    named = _PROMPT_CHOICE_FIELDS.get(str(error.field[0])) if error.field else None
+    return [("body", field) for field in ([named] if named else given) if field in given]
 
 
 @app.exception_handler(ModelInvocationError)

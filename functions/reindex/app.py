@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from llmops.composition import build_reindex_service
 from llmops.domain.reindex import ReindexService
 from llmops.observability import logger, metrics, tracer
-from llmops.settings import Settings
+from llmops.settings import Settings, load_settings
 
 
 class Prepare(BaseModel):
@@ -40,7 +40,7 @@ task_adapter: TypeAdapter[Task] = TypeAdapter(Task)
 
 @cache
 def settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 @cache

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
-from llmops.domain.answering import AnsweringPolicy, GuardrailBlocked, QuestionAnsweringService
+from llmops.domain.answering import AnsweringPolicy, GuardrailBlocked, PromptChoice, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
 from llmops.domain.errors import InvalidCursor, UnsupportedParameters
 from llmops.domain.evaluation.datasets import DatasetCatalog, DatasetVersion
 from llmops.domain.evaluation.errors import InvalidEvaluation
+from llmops.domain.evaluation.pricing import PriceTable
 from llmops.domain.evaluation.report import build_report
 from llmops.domain.evaluation.runs import (
     EvaluationRequest,
@@ -100,7 +101,10 @@ ANSWER_SPEC = PromptSpec(
 
 
 def _answering(
-    embedder: OnnxMiniLmEmbedder, catalog: PromptCatalog, llm: FakeLanguageModel
+    embedder: OnnxMiniLmEmbedder,
+    catalog: PromptCatalog,
+    llm: FakeLanguageModel,
+    default_prompt: PromptChoice = PromptChoice(),  # noqa: B008 (frozen)
 ) -> QuestionAnsweringService:
     index = FakeVectorIndex()
     text = "Python uses indentation for grouping of statements, which keeps programs readable."
@@ -113,7 +117,7 @@ def _answering(
         temperature=0,
     )  # fmt: skip
     retriever = Retriever(embedder, index, RetrievalSettings())
-    return QuestionAnsweringService(embedder, retriever, llm, policy, prompts=catalog)
+    return QuestionAnsweringService(embedder, retriever, llm, policy, prompts=catalog, default_prompt=default_prompt)
 
 
 def _catalog() -> PromptCatalog:
@@ -190,11 +194,37 @@ def test_query_names_no_field_for_a_reference_the_settings_gave_and_the_field_fo
         query_app, _event("POST", "/query", {"question": QUESTION, "prompt": "rag-answer", "prompt_version": "Bad_Ref"})
     )
 
-    assert by_settings_status == by_body_status == 422
-    assert by_settings["message"] == by_body["message"]
+    assert by_body_status == 422
     assert "alias 'Bad_Ref' is not a slug" in by_body["message"]
     assert _located(by_body) == [(["body", "prompt_version"], "value_error")]
-    assert "detail" not in by_settings  # the body's `prompt` is readable: the deployment's reference is not
+    # The body's `prompt` is readable, the deployment's reference is not: nothing in the request can fix that.
+    assert by_settings_status == 500
+    assert by_settings["message"] == by_body["message"]
+    assert "detail" not in by_settings
+
+
+def test_query_answers_500_naming_the_setting_for_a_configured_prompt_name_the_catalog_cannot_read(
+    embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query_app = load_handler_module("query")
+    misconfigured = query_app.settings().model_copy(update={"answer_prompt_name": "Bad_Name"})
+    monkeypatch.setattr(query_app, "settings", lambda: misconfigured)
+    service = _answering(embedder, _catalog(), FakeLanguageModel(), PromptChoice("Bad_Name", "prod"))
+    monkeypatch.setattr(query_app, "answering_service", lambda: service)
+
+    configured_status, configured = _call(query_app, _event("POST", "/query", {"question": QUESTION}))
+    # The body gives the version; the name it goes with is still the deployment's.
+    versioned_status, versioned = _call(
+        query_app, _event("POST", "/query", {"question": QUESTION, "prompt_version": 1})
+    )
+    chosen_status, chosen = _call(query_app, _event("POST", "/query", {"question": QUESTION, "prompt": "rag-answer"}))
+
+    assert configured_status == versioned_status == 500
+    assert "prompt name 'Bad_Name' is not a slug" in configured["message"]
+    assert "correct ANSWER_PROMPT_NAME or ANSWER_PROMPT_REF" in configured["message"]
+    assert "prompt name 'Bad_Name' is not a slug" in versioned["message"]
+    assert "detail" not in configured and "detail" not in versioned
+    assert chosen_status == 200 and chosen["prompt_name"] == "rag-answer"
 
 
 def test_query_names_the_chosen_prompt_for_parameters_the_model_refuses_and_no_field_when_none_was_chosen(
@@ -206,10 +236,12 @@ def test_query_names_the_chosen_prompt_for_parameters_the_model_refuses_and_no_f
     chosen_status, chosen = _call(query_app, _event("POST", "/query", {"question": QUESTION, "prompt_version": 1}))
     configured_status, configured = _call(query_app, _event("POST", "/query", {"question": QUESTION}))
 
-    assert chosen_status == configured_status == 422
+    assert chosen_status == 422
     assert chosen["message"] == configured["message"] == "temperature 1.5 is above 1, the most Bedrock models take"
     assert _located(chosen) == [(["body", "prompt_version"], "value_error")]
-    assert "detail" not in configured  # the configured prompt, or the settings: no field of the request to change
+    # The configured prompt's parameters, or the settings': no field of the request to change, the deployment's.
+    assert configured_status == 500
+    assert "detail" not in configured
 
 
 def _blocked_at(stage: GuardrailStage) -> type:
@@ -315,7 +347,7 @@ class _Workflow:
 def _evaluations(runs: _Runs, workflow: _Workflow | None = None) -> EvaluationService:
     return EvaluationService(
         runs, blobs=None, datasets=_Datasets(), workflow=workflow, answerer=_Answerer(), prompts=_catalog(),  # type: ignore[arg-type]
-        judge=None, prices=None,  # type: ignore[arg-type]
+        judge=None, prices=PriceTable,
     )  # fmt: skip
 
 
@@ -451,23 +483,26 @@ def test_evaluations_names_bertscore_where_it_cannot_be_computed(
     assert _located(answer) == [(["body", "options", "bertscore"], "value_error")]
 
 
-def test_evaluations_names_the_whole_body_for_too_much_work_and_no_field_for_the_deployments_fault(
+def test_evaluations_names_the_whole_body_for_too_much_work_and_answers_no_workflow_as_the_deployments_fault(
     evaluation_app: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("llmops.domain.evaluation.runs.MAX_ITEMS_PER_RUN", 5)
     two = {"dataset": "faq", "candidates": [{"prompt": "rag-answer@1", "mode": m} for m in ("vector", "text")],
            "options": NO_JUDGE}  # fmt: skip
     too_much_status, too_much = _call(evaluation_app, _event("POST", "/evaluations", two))
-    monkeypatch.setattr(evaluation_app, "service", lambda: _evaluations(_Runs(), workflow=None))
+    runs = _Runs()
+    monkeypatch.setattr(evaluation_app, "service", lambda: _evaluations(runs, workflow=None))
     one = {**two, "candidates": two["candidates"][:1]}
     unconfigured_status, unconfigured = _call(evaluation_app, _event("POST", "/evaluations", one))
 
-    assert too_much_status == unconfigured_status == 422
+    assert too_much_status == 422
     # The dataset's rows, the limit and the candidates together: the body as a whole, as a model's own check says.
     assert too_much["message"] == "3 rows × 2 candidates is over 5"
     assert _located(too_much) == [(["body"], "value_error")]
-    assert unconfigured["message"] == "no evaluation workflow is configured (EVALUATION_STATE_MACHINE_ARN)"
-    assert "detail" not in unconfigured
+    # Nothing in the request can fix a missing workflow: the deployment's fault, a server error, and no run recorded.
+    assert unconfigured_status == 500
+    assert unconfigured == {"message": "no evaluation workflow is configured (EVALUATION_STATE_MACHINE_ARN)"}
+    assert runs.runs == {}
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from llmops.domain.errors import DeploymentMisconfigured
 from llmops.domain.evaluation.datasets import parse_jsonl, parse_rows
 from llmops.domain.evaluation.errors import InvalidDataset, InvalidEvaluation
 from llmops.domain.evaluation.judge import parse_verdict
@@ -67,7 +68,7 @@ def test_costs_per_token_per_instance_hour_and_local() -> None:
     assert prices.cost("sagemaker:tgi", 10, 10, 3_600_000) == pytest.approx(1.006)
     assert prices.cost("local:SmolLM2", 500, 50, 2000) == 0.0
     assert prices.cost("bedrock:unknown-model", 1, 1, 1) is None
-    with pytest.raises(InvalidEvaluation):
+    with pytest.raises(DeploymentMisconfigured, match="EVALUATION_PRICES is not a valid price table"):
         PriceTable.from_json('{"sagemaker:x": {"instance_type": "ml.nope"}}')
 
 

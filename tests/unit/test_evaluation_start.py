@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from llmops.domain.errors import DeploymentMisconfigured
 from llmops.domain.evaluation.datasets import DatasetVersion
 from llmops.domain.evaluation.errors import InvalidDataset, InvalidEvaluation
+from llmops.domain.evaluation.pricing import PriceTable
 from llmops.domain.evaluation.runs import EvaluationRequest, EvaluationRun, EvaluationService, RunStatus
 from llmops.domain.prompts import PromptCatalog, PromptSpec
 from tests.fakes import FakePromptStore
@@ -51,14 +53,14 @@ class _Workflow:
         return f"arn:aws:states:eu-west-1:123456789012:execution:evaluation:{name}"
 
 
-def _service(runs: _Runs, workflow: _Workflow) -> EvaluationService:
+def _service(runs: _Runs, workflow: _Workflow | None) -> EvaluationService:
     prompts = PromptCatalog(FakePromptStore())
     spec = PromptSpec(author="tests", system_template="Passages:\n{context}", user_template="{question}",
                       variables=("context", "question"))  # fmt: skip
     prompts.publish("rag-answer", spec)
     return EvaluationService(
         runs, blobs=None, datasets=_Datasets(), workflow=workflow, answerer=_Answerer(), prompts=prompts,  # type: ignore[arg-type]
-        judge=None, prices=None,  # type: ignore[arg-type]
+        judge=None, prices=PriceTable,
     )  # fmt: skip
 
 
@@ -73,6 +75,16 @@ def test_a_started_run_is_recorded_with_an_execution_named_after_it() -> None:
 
     assert workflow.names == [run.run_id]
     assert runs.runs[run.run_id].execution_id is not None and runs.runs[run.run_id].execution_id.endswith(run.run_id)
+
+
+def test_a_run_asked_for_without_a_workflow_is_the_deployments_fault_and_nothing_is_recorded() -> None:
+    runs = _Runs()
+
+    with pytest.raises(DeploymentMisconfigured, match=r"^no evaluation workflow is configured") as raised:
+        _service(runs, None).start(_request())
+
+    assert not isinstance(raised.value, InvalidEvaluation)  # not the request's: the API answers it 500, not 422
+    assert runs.runs == {}  # no run left pending for ever
 
 
 def test_a_run_whose_workflow_cannot_start_is_recorded_failed_with_the_reason_not_left_pending() -> None:

@@ -432,14 +432,15 @@ class _RefusingModel(FakeLanguageModel):
         raise UnsupportedParameters("temperature 1.5 is above 1, the most Bedrock models take")
 
 
-def test_query_handler_answers_422_with_what_to_change_for_parameters_the_model_refuses(
+def test_query_handler_answers_500_with_what_to_change_for_parameters_of_the_configured_prompt_the_model_refuses(
     query_app: ModuleType, embedder: OnnxMiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, _RefusingModel()))
 
     response = query_app.lambda_handler(_event("query_post.json"), _context())
 
-    assert response["statusCode"] == 422
+    # The body chose no prompt: the parameters are the deployment's (its prompt's or its settings'), not the client's.
+    assert response["statusCode"] == 500
     assert "temperature 1.5 is above 1" in json.loads(response["body"])["message"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +32,15 @@ def prompts_app(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> ModuleTyp
     return module
 
 
+# The prompts routes' path parameters, as API Gateway (and the local gateway) pass them.
+_PROMPT_PATH = re.compile(r"/prompts/(?P<name>[^/]+)(?:/versions/(?P<ref>[^/]+)|/aliases/(?P<alias>[^/]+)|/render)?")
+
+
+def _path_parameters(path: str) -> dict[str, str] | None:
+    match = _PROMPT_PATH.fullmatch(path)
+    return {key: value for key, value in match.groupdict().items() if value is not None} if match else None
+
+
 def _call(
     module: ModuleType, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
 ) -> tuple[int, Any]:
@@ -42,7 +52,7 @@ def _call(
         "multiValueHeaders": {},
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {key: [value] for key, value in query.items()} if query else None,
-        "pathParameters": None,
+        "pathParameters": _path_parameters(path),
         "stageVariables": None,
         "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": method, "resourcePath": path},
         "body": json.dumps(body) if body is not None else None,
@@ -283,4 +293,52 @@ def test_only_if_unset_on_the_answer_alias_refuses_a_version_that_cannot_answer_
 
     assert unset[0] == 422 and unset[1]["message"].startswith("rag-answer@prod answers every question")
     assert set_already[0] == 409  # nothing would move, so nothing is refused: a sync --if-missing carries on
+    assert _call(prompts_app, "GET", "/prompts/rag-answer")[1]["aliases"] == {"prod": 1}
+
+
+def _located(body: dict[str, Any]) -> list[list[str | int]]:
+    return [entry["loc"] for entry in body.get("detail", [])]
+
+
+def test_a_catalog_refusal_names_the_path_parameter_or_body_field_it_is_about(prompts_app: ModuleType) -> None:
+    answers = {"author": "a", "system_template": "{context}", "user_template": "{question}"}
+    _call(prompts_app, "POST", "/prompts", {"name": "rag-answer", **answers, "variables": ["context", "question"]})
+    _call(prompts_app, "PUT", "/prompts/rag-answer/aliases/prod", {"version": 1})
+    _call(
+        prompts_app,
+        "POST",
+        "/prompts",
+        {"name": "rag-answer", **answers, "system_template": "Be brief.", "variables": ["question"]},
+    )
+    _call(prompts_app, "POST", "/prompts", BODY)
+    alias = "/prompts/ticket-summary/aliases/prod"
+
+    refusals = {
+        "name": _call(prompts_app, "GET", "/prompts/Not_A_Slug/versions/1"),
+        "ref": _call(prompts_app, "GET", "/prompts/ticket-summary/versions/Not_A_Slug"),
+        "alias": _call(prompts_app, "PUT", "/prompts/ticket-summary/aliases/Not_A_Slug", {"version": 1}),
+        "latest": _call(prompts_app, "PUT", "/prompts/ticket-summary/aliases/latest", {"version": 1}),
+        "both conditions": _call(
+            prompts_app, "PUT", alias, {"version": 1, "expected_version": 1, "only_if_unset": True}
+        ),
+        "cannot answer": _call(prompts_app, "PUT", "/prompts/rag-answer/aliases/prod", {"version": 2}),
+        "answer alias": _call(prompts_app, "DELETE", "/prompts/rag-answer/aliases/prod"),
+        "render ref": _call(prompts_app, "POST", "/prompts/ticket-summary/render", {"ref": "Not_A_Slug"}),
+        "variables": _call(prompts_app, "POST", "/prompts/ticket-summary/render", {"variables": {"team": "ops"}}),
+    }
+
+    assert {case: status for case, (status, _) in refusals.items()} == dict.fromkeys(refusals, 422)
+    assert {case: _located(body) for case, (_, body) in refusals.items()} == {
+        "name": [["path", "name"]],
+        "ref": [["path", "ref"]],
+        "alias": [["path", "alias"]],
+        "latest": [["path", "alias"]],
+        "both conditions": [["body"]],
+        "cannot answer": [["body", "version"]],
+        "answer alias": [["path", "alias"]],
+        "render ref": [["body", "ref"]],
+        "variables": [["body", "variables"]],
+    }
+    # Each entry says what the message says: the message is unchanged, the field is added.
+    assert all(body["detail"][0]["msg"] == body["message"] for _, body in refusals.values())
     assert _call(prompts_app, "GET", "/prompts/rag-answer")[1]["aliases"] == {"prod": 1}

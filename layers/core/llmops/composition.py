@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from llmops.domain.answering import AnsweringPolicy, PromptChoice, QuestionAnsweringService
 from llmops.domain.chunking import Chunker
 from llmops.domain.documents import DocumentCatalog
-from llmops.domain.errors import InvalidPrompt
+from llmops.domain.errors import DeploymentMisconfigured, InvalidPrompt
 from llmops.domain.guardrails import Guardrails
 from llmops.domain.index_routing import RoutedVectorIndex
 from llmops.domain.ingestion import IngestionLimits, IngestionService
@@ -118,13 +119,13 @@ def index_opener(settings: Settings) -> Callable[[str], VectorIndex]:
         from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
 
         if not settings.lancedb_uri:
-            raise ValueError("LANCEDB_URI is required when VECTOR_STORE=lancedb")
+            raise DeploymentMisconfigured("LANCEDB_URI is required when VECTOR_STORE=lancedb")
         return lambda name: LanceDbVectorIndex(settings.lancedb_uri, name)
 
     from llmops.adapters.aws.opensearch_index import OpenSearchVectorIndex, connect
 
     if not settings.opensearch_endpoint:
-        raise ValueError("OPENSEARCH_ENDPOINT is required when VECTOR_STORE=opensearch")
+        raise DeploymentMisconfigured("OPENSEARCH_ENDPOINT is required when VECTOR_STORE=opensearch")
     client = connect(settings.opensearch_endpoint, settings.aws_region)
     return lambda name: OpenSearchVectorIndex(client, name)
 
@@ -135,7 +136,7 @@ def build_index_pointer(settings: Settings) -> IndexPointer:
     from llmops.adapters.aws.dynamodb_index_pointer import DynamoDbIndexPointer
 
     if not settings.control_table:
-        raise ValueError("CONTROL_TABLE is required")
+        raise DeploymentMisconfigured("CONTROL_TABLE is required")
     table = boto3.resource("dynamodb", region_name=settings.aws_region).Table(settings.control_table)
     return DynamoDbIndexPointer(table, settings.vector_index_name)
 
@@ -178,7 +179,7 @@ def build_document_registry(settings: Settings) -> DocumentRegistry:
     from llmops.adapters.aws.dynamodb_registry import DynamoDbDocumentRegistry
 
     if not settings.documents_table:
-        raise ValueError("DOCUMENTS_TABLE is required")
+        raise DeploymentMisconfigured("DOCUMENTS_TABLE is required")
     table = boto3.resource("dynamodb", region_name=settings.aws_region).Table(settings.documents_table)
     return DynamoDbDocumentRegistry(table)
 
@@ -277,7 +278,7 @@ def build_document_catalog(settings: Settings) -> DocumentCatalog:
     from llmops.adapters.aws.sqs_dead_letters import SqsDeadLetters
 
     if not (settings.ingest_queue_url and settings.ingest_dead_letter_queue_url):
-        raise ValueError("INGEST_QUEUE_URL and INGEST_DEAD_LETTER_QUEUE_URL are required")
+        raise DeploymentMisconfigured("INGEST_QUEUE_URL and INGEST_DEAD_LETTER_QUEUE_URL are required")
     dead_letters = SqsDeadLetters(
         _boto3_client("sqs", settings), settings.ingest_dead_letter_queue_url, settings.ingest_queue_url
     )
@@ -305,7 +306,7 @@ def build_prompt_store(settings: Settings) -> PromptStore:
     from llmops.adapters.aws.dynamodb_prompt_store import DynamoDbPromptStore
 
     if not settings.prompts_table:
-        raise ValueError("PROMPTS_TABLE is required")
+        raise DeploymentMisconfigured("PROMPTS_TABLE is required")
     return DynamoDbPromptStore(_boto3_client("dynamodb", settings), settings.prompts_table)
 
 
@@ -367,7 +368,7 @@ def build_guardrails(settings: Settings) -> Guardrails:
             default_policy=policy,
         )
     except ModuleNotFoundError as error:  # on Lambda: local adapters and their models are not in the layer
-        raise ValueError(
+        raise DeploymentMisconfigured(
             f"GUARDRAILS_PROVIDER=local needs the packaged guardrail models of the `local` extra ({error.name} is "
             "missing); on AWS set GUARDRAILS_PROVIDER to comprehend, bedrock or off"
         ) from error
@@ -406,7 +407,7 @@ def build_evaluation_service(settings: Settings) -> EvaluationService:
     from llmops.domain.evaluation.runs import EvaluationService
 
     if not (settings.evaluation_table and settings.evaluation_bucket):
-        raise ValueError("EVALUATION_TABLE and EVALUATION_BUCKET are required")
+        raise DeploymentMisconfigured("EVALUATION_TABLE and EVALUATION_BUCKET are required")
     repository = DynamoDbEvaluationRepository(_boto3_client("dynamodb", settings), settings.evaluation_table)
     blobs = S3BlobStore(_boto3_client("s3", settings), settings.evaluation_bucket)
     workflow = (
@@ -435,6 +436,7 @@ def build_evaluation_service(settings: Settings) -> EvaluationService:
         answerer=answerer,
         prompts=prompts,
         judge=judge,
-        prices=PriceTable.from_json(settings.evaluation_prices),
+        # Read where prices are needed: a bad EVALUATION_PRICES fails what prices, not GET /datasets.
+        prices=partial(PriceTable.from_json, settings.evaluation_prices),
         judge_prompt=settings.evaluation_judge_prompt,
     )

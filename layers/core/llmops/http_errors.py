@@ -1,6 +1,7 @@
 """Error responses shared by the API functions, so that every route words its client errors the same way, and
 the request bodies that must not be errors at all."""
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -12,7 +13,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel
 
-from llmops.domain.errors import DomainError, describe_problems, plain_message
+from llmops.domain.errors import DeploymentMisconfigured, DomainError, describe_problems, plain_message
+from llmops.observability import logger
 
 # Powertools parses these as form fields, so a JSON body sent with one of them (curl -d does) fails with
 # "field missing" although the field is there. The client needs to hear about the content type instead.
@@ -126,3 +128,16 @@ def word_invalid_requests(app: APIGatewayRestResolver) -> None:
         except UnicodeDecodeError:
             return error_response(422, "The request body is not valid JSON: it must be encoded as UTF-8")
         raise error
+
+
+def answer_deployment_faults(app: APIGatewayRestResolver) -> Callable[[DomainError], Response[dict[str, Any]]]:
+    """Answer a fault of the deployment's own settings (DeploymentMisconfigured), which nothing in a request can fix,
+    as a server error: 500 with the reason, logged for the operators. Returns the handler, for a route's error that
+    turns out to be the deployment's too."""
+
+    @app.exception_handler(DeploymentMisconfigured)
+    def deployment_misconfigured(error: DomainError) -> Response[dict[str, Any]]:
+        logger.error("The deployment is misconfigured", extra={"reason": str(error)})
+        return error_response(500, error)
+
+    return deployment_misconfigured

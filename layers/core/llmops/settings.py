@@ -9,9 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from llmops.domain.errors import DeploymentMisconfigured, describe_problems
 from llmops.domain.guardrails import GuardrailPolicy
 from llmops.domain.models import SearchMode
 
@@ -190,3 +191,15 @@ class Settings(BaseSettings):
                 "model from the sentence-transformers folder that holds EMBEDDING_TOKENIZER_PATH. Unset one of them."
             )
         return self
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, as a function reads them at cold start. Values the deployment gives that
+    cannot be read are its fault, not a request's: DeploymentMisconfigured naming each variable and what is wrong
+    (the values themselves are not repeated; one may be a secret)."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise DeploymentMisconfigured(
+            f"invalid settings: {describe_problems(error.errors(), whole='settings')}"
+        ) from error

@@ -277,12 +277,19 @@ class QuestionAnsweringService:
                 if configured:
                     raise AnswerPromptUnusable(_unusable(choice, str(missing))) from missing
                 raise
+            except InvalidPrompt as unreadable:  # a name or reference the catalog cannot read
+                if configured:
+                    raise AnswerPromptUnusable(
+                        f"the platform's answer prompt {choice.name}@{choice.ref} cannot be read from the catalog: "
+                        f"{unreadable}; correct ANSWER_PROMPT_NAME or ANSWER_PROMPT_REF"
+                    ) from unreadable
+                raise
             else:
                 problem = answer_prompt_problem(version)
                 if problem and configured:
                     raise AnswerPromptUnusable(_unusable(choice, problem))
                 if problem:
-                    raise InvalidPrompt(problem)
+                    raise InvalidPrompt(problem, field=())  # the version chosen, name and ref together
                 return _ChosenPrompt(
                     prompt_id=version.prompt_id,
                     guardrails=version.guardrails,

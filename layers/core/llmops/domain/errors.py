@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -17,6 +18,22 @@ class DomainError(Exception):
     def __init__(self, *args: object, field: tuple[str | int, ...] | None = None) -> None:
         super().__init__(*args)
         self.field = field
+
+
+@contextmanager
+def about(*field: str | int) -> Iterator[None]:
+    """A domain error raised inside, by a check that does not know which input it was given, is about `field`."""
+    try:
+        yield
+    except DomainError as error:
+        if error.field is None:
+            error.field = field
+        raise
+
+
+class DeploymentMisconfigured(DomainError):
+    """The deployment's settings, not the request, are at fault (a setting that is missing or cannot be read):
+    nothing the caller sends can fix it, so the API answers a server error and logs it for the operators."""
 
 
 class DocumentRejected(DomainError):
@@ -79,7 +96,7 @@ class UnknownPrompt(PromptNotFound):
     """No prompt by that name at all (not: the prompt is there without that version or alias)."""
 
 
-class AnswerPromptUnusable(DomainError):
+class AnswerPromptUnusable(DeploymentMisconfigured):
     """The platform's configured answer prompt (ANSWER_PROMPT_NAME at ANSWER_PROMPT_REF) cannot answer: the
     deployment's fault, not the request's."""
 

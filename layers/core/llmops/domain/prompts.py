@@ -36,6 +36,7 @@ from llmops.domain.errors import (
     PromptNotFound,
     PromptVersionExists,
     UnknownPrompt,
+    about,
     describe_problems,
 )
 from llmops.domain.guardrails import CheckPolicy, GuardrailCheck, GuardrailPolicy, GuardrailStage
@@ -391,7 +392,7 @@ class PromptVersion(PromptSpec):
         if unknown:
             problems.append(f"variables {self.prompt_id} does not declare: {', '.join(unknown)}")
         if problems:
-            raise InvalidPrompt(f"cannot render {self.prompt_id}: {'; '.join(problems)}")
+            raise InvalidPrompt(f"cannot render {self.prompt_id}: {'; '.join(problems)}", field=("variables",))
         values = {name: str(value) for name, value in variables.items()}
         return RenderedPrompt(
             name=self.name,
@@ -491,6 +492,14 @@ def parse_ref(ref: VersionRef) -> int | str:
     return check_alias(ref, existing=True)
 
 
+def _checked_name_and_ref(name: str, ref: VersionRef) -> int | str:
+    """`parse_ref(ref)` once `name` is known to be a name; a refusal says which of the two it is about."""
+    with about("name"):
+        check_name(name, existing=True)
+    with about("ref"):
+        return parse_ref(ref)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -543,7 +552,8 @@ class PromptCatalog:
         which an earlier release may have computed otherwise. Two writers racing for the same number cannot
         overwrite each other: the loser reads again and takes the next number.
         """
-        check_name(name)
+        with about("name"):
+            check_name(name)
         fingerprint = spec.fingerprint()
         for _ in range(self._attempts):
             latest = self._store.latest_version(name)
@@ -553,7 +563,8 @@ class PromptCatalog:
             if number > MAX_VERSION:
                 raise InvalidPrompt(f"{name} has reached {MAX_VERSION} versions")
             version = _stamped(name, spec, number, fingerprint)
-            self._refuse_if_it_cannot_answer(name, LATEST, version)
+            with about():  # the spec as a whole
+                self._refuse_if_it_cannot_answer(name, LATEST, version)
             try:
                 self._store.put_version(version)
             except PromptVersionExists:
@@ -572,14 +583,19 @@ class PromptCatalog:
         changes where it points at `version` already). Either condition is checked by the store's write itself, so
         no one can move the alias between the check and the write."""
         if only_if_unset and expected is not None:
-            raise InvalidPrompt("expected_version and only_if_unset exclude each other: the first moves a set alias")
-        check_name(name, existing=True)
-        check_alias(alias, existing=True)
-        if not _is_slug(alias, existing=False) and self._store.get_alias(name, alias) is None:
-            check_alias(alias)  # made under an earlier release's rule, it may move; a new alias must be a slug
+            raise InvalidPrompt(
+                "expected_version and only_if_unset exclude each other: the first moves a set alias", field=()
+            )
+        with about("name"):
+            check_name(name, existing=True)
+        with about("alias"):
+            check_alias(alias, existing=True)
+            if not _is_slug(alias, existing=False) and self._store.get_alias(name, alias) is None:
+                check_alias(alias)  # made under an earlier release's rule, it may move; a new alias must be a slug
         guarded = self._is_answer_prompt(name, alias)
         if guarded and not only_if_unset:
-            self._refuse_if_it_cannot_answer(name, alias, self.get(name, version))
+            with about("version"):
+                self._refuse_if_it_cannot_answer(name, alias, self.get(name, version))
         for _ in range(self._attempts):
             current = self._store.get_alias(name, alias)
             if expected is not None and current != expected:
@@ -592,7 +608,8 @@ class PromptCatalog:
                     raise self._missing(name, f"version {version}")
                 return AliasMove(name=name, alias=alias, version=version, previous_version=current)
             if guarded and only_if_unset:  # refused only where it would move: a set alias stays, whatever `version`
-                self._refuse_if_it_cannot_answer(name, alias, self.get(name, version))
+                with about("version"):
+                    self._refuse_if_it_cannot_answer(name, alias, self.get(name, version))
             try:
                 self._store.put_alias(name, alias, version, current=current)
             except PromptNotFound as error:
@@ -607,12 +624,15 @@ class PromptCatalog:
 
     def delete_alias(self, name: str, alias: str) -> AliasDeletion:
         """Remove `alias` from the prompt; the versions stay. The answer prompt's alias cannot be deleted."""
-        check_name(name, existing=True)
-        check_alias(alias, existing=True)
+        with about("name"):
+            check_name(name, existing=True)
+        with about("alias"):
+            check_alias(alias, existing=True)
         if self._is_answer_prompt(name, alias):
             raise InvalidPrompt(
                 f"{name}@{alias} answers every question that names no prompt and cannot be deleted; point it at "
-                "another version instead"
+                "another version instead",
+                field=("alias",),
             )
         for _ in range(self._attempts):
             current = self._store.get_alias(name, alias)
@@ -716,8 +736,7 @@ class PromptCatalog:
     # -- reading ------------------------------------------------------------------------------------------------
     def get(self, name: str, ref: VersionRef = LATEST) -> PromptVersion:
         """The version `ref` names, read from the store now."""
-        check_name(name, existing=True)
-        parsed = parse_ref(ref)
+        parsed = _checked_name_and_ref(name, ref)
         if parsed == LATEST:
             version = self._store.latest_version(name)
             if version is None:
@@ -732,8 +751,7 @@ class PromptCatalog:
     def resolve(self, name: str, ref: VersionRef = LATEST) -> PromptVersion:
         """`get` for the hot path (answering): versions are immutable and kept once read; what an alias or
         `latest` points at is read again after `alias_refresh_seconds`."""
-        check_name(name, existing=True)
-        parsed = parse_ref(ref)
+        parsed = _checked_name_and_ref(name, ref)
         if isinstance(parsed, int):
             return self._cached_version(name, parsed)
         cached = self._aliases.get((name, parsed))
@@ -752,7 +770,8 @@ class PromptCatalog:
         return sorted(self._store.list_prompts(), key=lambda summary: summary.name)
 
     def list_versions(self, name: str) -> list[PromptVersion]:
-        check_name(name, existing=True)
+        with about("name"):
+            check_name(name, existing=True)
         versions = sorted(self._store.list_versions(name), key=lambda v: v.version)
         if not versions:
             raise UnknownPrompt(f"no prompt named {name}")
@@ -760,7 +779,8 @@ class PromptCatalog:
 
     def aliases(self, name: str) -> dict[str, int]:
         """The prompt's explicit aliases (`latest` is implicit and not listed)."""
-        check_name(name, existing=True)
+        with about("name"):
+            check_name(name, existing=True)
         return dict(sorted(self._store.aliases(name).items()))
 
     def _alias_target(self, name: str, alias: str) -> int:

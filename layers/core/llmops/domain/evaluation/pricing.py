@@ -3,7 +3,8 @@
 The table holds on-demand list prices (USD, us-east-1) of the models the platform is usually configured with; a
 deployment sets its own in EVALUATION_PRICES (JSON), e.g. `{"bedrock:my-model": {"input_per_1k": 0.001,
 "output_per_1k": 0.002}, "sagemaker:my-endpoint": {"instance_type": "ml.g5.2xlarge"}}`. A model with no price is
-reported as unpriced (cost None), never as free.
+reported as unpriced (cost None), never as free. A setting that cannot be read is the deployment's fault
+(DeploymentMisconfigured), not a request's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.domain.evaluation.errors import InvalidEvaluation
+from llmops.domain.errors import DeploymentMisconfigured
 
 
 class Price(BaseModel):
@@ -60,6 +61,7 @@ class PriceTable:
 
     @classmethod
     def from_json(cls, text: str) -> PriceTable:
+        """The table with the overrides in `text` (EVALUATION_PRICES); DeploymentMisconfigured if unreadable."""
         if not text.strip():
             return cls()
         try:
@@ -68,7 +70,7 @@ class PriceTable:
                 raise TypeError("EVALUATION_PRICES must be a JSON object of model id to price")
             return cls({model: _price(price) for model, price in raw.items()})
         except (ValueError, TypeError) as error:
-            raise InvalidEvaluation(f"EVALUATION_PRICES is not a valid price table: {error}") from error
+            raise DeploymentMisconfigured(f"EVALUATION_PRICES is not a valid price table: {error}") from error
 
     def price(self, model_id: str) -> Price | None:
         if model_id.startswith("local:"):

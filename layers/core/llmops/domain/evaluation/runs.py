@@ -11,15 +11,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llmops.domain.errors import DomainError, InvalidPrompt, InvalidQuestion, PromptNotFound
+from llmops.domain.errors import DeploymentMisconfigured, InvalidPrompt, InvalidQuestion, PromptNotFound, about
 from llmops.domain.evaluation import metrics as m
 from llmops.domain.evaluation.datasets import DatasetCatalog, DatasetRow, DatasetVersion, parse_dataset_ref
 from llmops.domain.evaluation.errors import EvaluationNotFound, InvalidEvaluation
@@ -189,17 +188,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@contextmanager
-def _about(*field: str | int) -> Iterator[None]:
-    """A domain error raised inside, by a check that does not know which input it was given, is about `field`."""
-    try:
-        yield
-    except DomainError as error:
-        if error.field is None:
-            error.field = field
-        raise
-
-
 class EvaluationService:
     def __init__(
         self,
@@ -210,7 +198,7 @@ class EvaluationService:
         answerer: CandidateAnswerer,
         prompts: PromptResolver,
         judge: Callable[[], Judge] | None,
-        prices: PriceTable,
+        prices: Callable[[], PriceTable],
         reports_prefix: str = "reports/",
         judge_prompt: str = "judge-answer@prod",
     ) -> None:
@@ -221,6 +209,8 @@ class EvaluationService:
         self._answerer = answerer
         self._prompts = prompts
         self._judge = judge
+        # Read where prices are needed (a run's start and each item), so that a price table the deployment's
+        # settings cannot give (DeploymentMisconfigured) fails only those, not datasets and reports.
         self._prices = prices
         self._reports_prefix = reports_prefix
         self._judge_prompt = judge_prompt
@@ -233,7 +223,8 @@ class EvaluationService:
     # --- starting and reading runs -------------------------------------------------------------------------------
 
     def start(self, request: EvaluationRequest) -> EvaluationRun:
-        with _about("dataset"):
+        self._prices()  # every answer is priced: a run that cannot be is not started
+        with about("dataset"):
             name, version = parse_dataset_ref(request.dataset)
         dataset = self._datasets.get(name, version)
         self._check(request)
@@ -252,7 +243,7 @@ class EvaluationService:
             created_at=_now(),
         )
         if self._workflow is None:
-            raise InvalidEvaluation("no evaluation workflow is configured (EVALUATION_STATE_MACHINE_ARN)")
+            raise DeploymentMisconfigured("no evaluation workflow is configured (EVALUATION_STATE_MACHINE_ARN)")
         self._repository.put_run(run)
         try:
             execution = self._workflow.start({"run_id": run.run_id}, name=run.run_id)
@@ -273,12 +264,12 @@ class EvaluationService:
             problem = answer_prompt_problem(version)
             if problem:
                 raise InvalidEvaluation(f"candidate {candidate.name()}: {problem}", field=prompt)
-            with _about("candidates", number, "model"):
+            with about("candidates", number, "model"):
                 self._answerer.check(candidate)
         options = request.options
-        with _about("options", "weights"):
+        with about("options", "weights"):
             check_weights(options.weights)
-        with _about("options", "quality_metric"):
+        with about("options", "quality_metric"):
             check_quality_metric(options.quality_metric)
         if options.bertscore and not m.bertscore_available():
             raise InvalidEvaluation(
@@ -319,7 +310,7 @@ class EvaluationService:
             raise EvaluationNotFound(f"evaluation {run_id} has no report yet (status {run.status})")
         if weights is None and quality_metric is None:
             return run.report
-        with _about("quality_metric"):
+        with about("quality_metric"):
             metric = check_quality_metric(quality_metric) if quality_metric else run.report.quality_metric
         return build_report(
             run.run_id,
@@ -349,6 +340,7 @@ class EvaluationService:
     def evaluate_item(self, run_id: str, candidate_index: int, item_index: int) -> ItemResult:
         """Answer one row as one candidate and score it. Transient failures (the model, the store) raise, so the
         workflow retries; a question the platform rejects is recorded as the item's error."""
+        prices = self._prices()  # before the model is paid for an answer that could not be priced
         run = self.get(run_id)
         candidate = run.candidates[candidate_index]
         row = self._dataset_rows(run.dataset)[item_index]
@@ -378,7 +370,7 @@ class EvaluationService:
                 "latency_ms": answer.latency_ms,
                 "input_tokens": answer.usage.input_tokens,
                 "output_tokens": answer.usage.output_tokens,
-                "cost_usd": self._prices.cost(
+                "cost_usd": prices.cost(
                     answer.model_id, answer.usage.input_tokens, answer.usage.output_tokens, answer.latency_ms
                 ),
             }
