@@ -146,6 +146,10 @@ def _read_back(columns: Sequence[str], *extra: str) -> list[str]:
     return [name for name in Chunk.model_fields if name in present] + list(extra)
 
 
+def _is_full_text_index_on(index: Any, column: str) -> bool:
+    return bool(index.index_type == "FTS" and list(index.columns) == [column])
+
+
 def _unanswerable(columns: Sequence[str], filters: SearchFilters | None) -> bool:
     """A tag filter on a table that has no tags column yet (nothing has been indexed since it was added there)."""
     return bool(filters and filters.tags) and _TAGS_FIELD.name not in columns
@@ -175,9 +179,7 @@ class LanceDbVectorIndex:
         # next fold too: counted per handle only, a table always written in smaller pieces was never folded, and every
         # text search scanned all of its rows.
         self._pending_rows = sum(
-            index.num_unindexed_rows
-            for index in indexes
-            if index.index_type == "FTS" and list(index.columns) == [_FTS_TEXT_FIELD.name]
+            index.num_unindexed_rows for index in indexes if _is_full_text_index_on(index, _FTS_TEXT_FIELD.name)
         )
 
     @staticmethod
@@ -215,7 +217,7 @@ class LanceDbVectorIndex:
             if column in self._full_text_indexed:
                 return
             indexes = list(table.list_indices())
-        if not any(index.index_type == "FTS" and list(index.columns) == [column] for index in indexes):
+        if not any(_is_full_text_index_on(index, column) for index in indexes):
             table.create_index(column, config=FTS(with_position=False))
         self._full_text_indexed.add(column)
 
@@ -224,7 +226,7 @@ class LanceDbVectorIndex:
         """The index on `text` that tables made before `fts_text` have: nothing searches it once `fts_text` is
         indexed, and `optimize` would go on updating it."""
         for index in indexes:
-            if index.index_type == "FTS" and list(index.columns) != [_FTS_TEXT_FIELD.name]:
+            if index.index_type == "FTS" and not _is_full_text_index_on(index, _FTS_TEXT_FIELD.name):
                 table.drop_index(index.name)
 
     def _opened(self) -> Any:
