@@ -12,6 +12,10 @@
   greater one than the change before, which is how ingestion orders events that arrive out of order.
 - Lambda: moto runs function code in Docker; local mode dispatches invocations (from Step Functions tasks or
   `lambda invoke`) to the in-process handlers instead.
+- Step Functions: moto's Distributed Map counts the items whose child execution failed, and succeeds all the same.
+  AWS fails the Map Run, with States.ExceedToleratedFailureThreshold, once more items fail than its
+  ToleratedFailureCount or ToleratedFailurePercentage allow (none by default); the re-index switches readers to
+  the new index only because its map did not fail, so locally an index missing documents became active.
 - DynamoDB: moto checks a write's condition and then stores the item as separate steps, and applies an update's
   actions to the stored item one at a time, so two concurrent conditional writes can both succeed and a read can
   see half an update. DynamoDB applies each write atomically, which the prompt catalog's version numbers and the
@@ -53,6 +57,7 @@ def apply() -> None:
         _patch_deletion_events()
         _patch_event_bridge_events()
         _patch_lambda_invocation()
+        _patch_distributed_map_failures()
         make_dynamodb_requests_atomic()
         _applied = True
 
@@ -227,6 +232,63 @@ def _patch_lambda_invocation() -> None:
             return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__}), True, ""
 
     LambdaFunction._invoke_lambda = invoke_in_process  # type: ignore[method-assign]
+
+
+def tolerated_failures_exceeded(failed: int, total: int, count: int, percentage: float) -> bool:
+    """Whether a Map Run with `failed` of `total` items failed (or timed out) is over its failure threshold.
+
+    moto holds an undeclared ToleratedFailureCount or ToleratedFailurePercentage as 0, the same as a declared 0: a
+    0 beside a non-zero other is read as undeclared, so only the other applies (a declared 0 would also fail the
+    run on the first failure, which AWS does and this does not)."""
+    over_count = failed > count
+    over_percentage = total > 0 and 100.0 * failed / total > percentage
+    if count == 0 and percentage > 0:
+        return over_percentage
+    if percentage == 0 and count > 0:
+        return over_count
+    return over_count or over_percentage
+
+
+def _patch_distributed_map_failures() -> None:
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
+        DistributedIterationComponent,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = DistributedIterationComponent._map_run
+
+    def map_run_failing_past_its_threshold(self: Any, env: Any, eval_input: Any) -> None:
+        original(self, env, eval_input)
+        record = eval_input.map_run_record
+        items = record.item_counter
+        failed, total = items.failed.get() + items.timed_out.get(), items.total.get()
+        if not tolerated_failures_exceeded(
+            failed, total, record.tolerated_failure_count, record.tolerated_failure_percentage
+        ):
+            return
+        error = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
+        cause = f"{failed} of {total} items failed, over the tolerated failure threshold"
+        raise FailureEventException(  # the Map Run fails, then the Map state with it (its Catch applies)
+            failure_event=FailureEvent(
+                env=env,
+                error_name=error,
+                event_type=HistoryEventType.MapRunFailed,
+                event_details=EventDetails(  # type: ignore[typeddict-item]  # moto types every detail as required
+                    mapRunFailedEventDetails=MapRunFailedEventDetails(error=error.error_name, cause=cause)
+                ),
+            )
+        )
+
+    DistributedIterationComponent._map_run = map_run_failing_past_its_threshold  # type: ignore[method-assign]
 
 
 _dynamodb_lock = threading.Lock()

@@ -21,6 +21,19 @@ def _index_status(endpoints: PlatformEndpoints) -> dict:  # type: ignore[type-ar
     return dict(response.json())
 
 
+def _failure_of(endpoints: PlatformEndpoints, execution: str) -> str:
+    """Why a re-index execution failed: its own error, and the failure events of its history."""
+    stepfunctions = endpoints.client("stepfunctions")
+    described = stepfunctions.describe_execution(executionArn=execution)
+    history = stepfunctions.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    failures = [
+        {key: value for key, value in event.items() if key.endswith("EventDetails")}
+        for event in history
+        if "Failed" in event["type"] or "Aborted" in event["type"]
+    ]
+    return f"the re-index failed: {described.get('error')}: {described.get('cause')}; failures: {failures}"
+
+
 def test_a_reindex_switches_readers_only_when_complete_and_can_be_rolled_back(
     endpoints: PlatformEndpoints, platform: LocalPlatform
 ) -> None:
@@ -37,6 +50,9 @@ def test_a_reindex_switches_readers_only_when_complete_and_can_be_rolled_back(
     active_counts = []
     deadline = time.monotonic() + 240
     while (status := _index_status(endpoints))["building"] or status["active"] == original["active"]:
+        # The build claimed the pointer before the 202: if it is released with readers still on the old index, the
+        # workflow failed and aborted (waiting would only reach the deadline).
+        assert status["building"], _failure_of(endpoints, started.json()["execution_id"])
         active_counts.append(LanceDbVectorIndex(vectors, status["active"]).count())
         assert time.monotonic() < deadline, status
         time.sleep(0.5)

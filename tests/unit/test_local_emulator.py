@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -211,3 +212,80 @@ def test_when_objects_are_created_then_the_events_describe_them_in_aws_words(del
         ("PutObject", None, {"key": KEY, "size": 5, "etag": etag}),
         ("CopyObject", None, {"key": "copy.txt", "size": 5, "etag": etag}),
     ]
+
+
+def _distributed_map(tolerance: dict[str, Any]) -> dict[str, Any]:
+    """A Distributed Map whose child fails for the items marked `fail`; a failed map is caught into `$.error`."""
+    child = {
+        "StartAt": "Check",
+        "States": {
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "Fail"}],
+                "Default": "Done",
+            },
+            "Fail": {"Type": "Fail", "Error": "ItemFailed", "Cause": "this item fails"},
+            "Done": {"Type": "Pass", "End": True},
+        },
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+    }
+    each = {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": child, "ResultPath": "$.results", **tolerance}
+    each |= {"End": True, "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]}
+    return {"StartAt": "Each", "States": {"Each": each, "Caught": {"Type": "Pass", "End": True}}}
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "map_fails"),
+    [
+        ({}, True),  # AWS tolerates no failed item unless told
+        ({"ToleratedFailureCount": 1}, False),
+        ({"ToleratedFailurePercentage": 50.0}, False),  # 1 of 3 items
+        ({"ToleratedFailurePercentage": 20.0}, True),
+        ({"ToleratedFailureCount": 1, "ToleratedFailurePercentage": 20.0}, True),  # either threshold fails it
+    ],
+)
+def test_a_distributed_map_fails_once_more_items_fail_than_it_tolerates(
+    tolerance: dict[str, Any], map_fails: bool
+) -> None:
+    emulator_patches.apply()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = stepfunctions.create_state_machine(
+            name="each", definition=json.dumps(_distributed_map(tolerance)), roleArn="arn:aws:iam::123456789012:role/s"
+        )["stateMachineArn"]
+        items = [{"fail": False}, {"fail": True}, {"fail": False}]
+        execution = stepfunctions.start_execution(stateMachineArn=machine, input=json.dumps({"items": items}))
+        deadline = time.monotonic() + 30
+        while (described := stepfunctions.describe_execution(executionArn=execution["executionArn"]))[
+            "status"
+        ] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+    output = json.loads(described["output"])
+    assert described["status"] == "SUCCEEDED"  # caught or not failed
+    if map_fails:
+        assert output["error"]["Error"] == "States.ExceedToleratedFailureThreshold"
+        assert "results" not in output
+    else:
+        assert "error" not in output and len(output["results"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("failed", "total", "count", "percentage", "exceeded"),
+    [
+        (0, 0, 0, 0.0, False),
+        (0, 5, 0, 0.0, False),
+        (1, 5, 0, 0.0, True),
+        (2, 5, 2, 0.0, False),
+        (3, 5, 2, 0.0, True),
+        (1, 5, 0, 20.0, False),  # exactly the percentage is tolerated
+        (2, 5, 0, 20.0, True),
+        (2, 5, 5, 20.0, True),
+        (3, 5, 2, 80.0, True),
+    ],
+)
+def test_the_tolerated_failure_threshold(
+    failed: int, total: int, count: int, percentage: float, exceeded: bool
+) -> None:
+    assert emulator_patches.tolerated_failures_exceeded(failed, total, count, percentage) is exceeded

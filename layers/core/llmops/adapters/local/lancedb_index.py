@@ -10,6 +10,7 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
+from filelock import FileLock
 from lancedb.index import FTS
 from numpy.typing import NDArray
 
@@ -159,22 +160,29 @@ class LanceDbVectorIndex:
     def __init__(self, uri: str | Path, table_name: str = TABLE_NAME) -> None:
         self._db = lancedb.connect(str(uri))
         self._table_name = table_name
+        # Held while a table is created or its columns or indexes are changed. Lance commits those optimistically,
+        # and writers opening a new table at once (a re-index's first task, and an upload fed to the index it builds)
+        # would race: a second `create_table(exist_ok=True)` can commit an overwrite that drops the first writer's
+        # rows, and all but one `create_index` fail (tests/unit/test_lancedb_concurrent_writers.py). LanceDB's
+        # folder is local, so a lock file beside its tables serializes these, across processes too.
+        self._schema_lock = FileLock(Path(uri).expanduser() / f"{table_name}.lock")  # `connect` made the folder
         self._table: Any = None
         self._pending_rows = 0
         self._full_text_indexed: set[str] = set()  # columns seen with a full-text index: searches look no more
         self._complete = False  # the table has been seen with every column in `_COLUMNS`
 
     def ensure_index(self, dimension: int) -> None:
-        if self._exists():
-            # Opened, not created with exist_ok: that refuses a table whose schema predates a column added since.
-            self._table = self._db.open_table(self._table_name)
-            self._ensure_added_columns(self._table)
-            self._ensure_fts_text(self._table)
-        else:
-            self._table = self._db.create_table(self._table_name, schema=_schema(dimension), exist_ok=True)
-        indexes = list(self._table.list_indices())  # listed once for both steps
-        self._ensure_full_text_index(self._table, _FTS_TEXT_FIELD.name, indexes)
-        self._drop_other_full_text_indexes(self._table, indexes)
+        with self._schema_lock:
+            if self._exists():
+                # Opened, not created with exist_ok: that refuses a table whose schema predates a column added since.
+                self._table = self._db.open_table(self._table_name)
+                self._ensure_added_columns(self._table)
+                self._ensure_fts_text(self._table)
+            else:
+                self._table = self._db.create_table(self._table_name, schema=_schema(dimension))
+            indexes = list(self._table.list_indices())  # listed once for both steps
+            self._ensure_full_text_index(self._table, _FTS_TEXT_FIELD.name, indexes)
+            self._drop_other_full_text_indexes(self._table, indexes)
         # Rows other handles wrote (earlier `llmops ingest` runs, another process) and left unfolded count towards the
         # next fold too: counted per handle only, a table always written in smaller pieces was never folded, and every
         # text search scanned all of its rows.
@@ -186,26 +194,14 @@ class LanceDbVectorIndex:
     def _ensure_added_columns(table: Any) -> None:
         """A table made before a column was added gains it (null in its rows: no tags, no revision)."""
         missing = [field for field in _ADDED_FIELDS if field.name not in table.schema.names]
-        if not missing:
-            return
-        try:
+        if missing:
             table.add_columns(missing)
-        except Exception:
-            table.checkout_latest()  # another writer may have added them first
-            if any(field.name not in table.schema.names for field in missing):
-                raise
 
     @staticmethod
     def _ensure_fts_text(table: Any) -> None:
         """A table made before full-text search read `fts_text` gains it, computed from `text` for every row."""
-        if _FTS_TEXT_FIELD.name in table.schema.names:
-            return
-        try:
+        if _FTS_TEXT_FIELD.name not in table.schema.names:
             table.add_columns({_FTS_TEXT_FIELD.name: _FTS_TEXT_SQL})
-        except Exception:
-            table.checkout_latest()  # another writer may have added it first
-            if _FTS_TEXT_FIELD.name not in table.schema.names:
-                raise
 
     def _ensure_full_text_index(self, table: Any, column: str, indexes: Sequence[Any] | None = None) -> None:
         """Rows added after the index is built are still searched (unindexed data is scanned), so it is built once.
@@ -218,7 +214,10 @@ class LanceDbVectorIndex:
                 return
             indexes = list(table.list_indices())
         if not any(_is_full_text_index_on(index, column) for index in indexes):
-            table.create_index(column, config=FTS(with_position=False))
+            with self._schema_lock:  # a writer's ensure_index holds it already (it is reentrant)
+                table.checkout_latest()  # what was listed before the lock may be out of date
+                if not any(_is_full_text_index_on(index, column) for index in table.list_indices()):
+                    table.create_index(column, config=FTS(with_position=False))
         self._full_text_indexed.add(column)
 
     @staticmethod
