@@ -15,7 +15,8 @@
 - Step Functions: moto's Distributed Map counts the items whose child execution failed, and succeeds all the same.
   AWS fails the Map Run, with States.ExceedToleratedFailureThreshold, once more items fail than its
   ToleratedFailureCount or ToleratedFailurePercentage allow (none by default); the re-index switches readers to
-  the new index only because its map did not fail, so locally an index missing documents became active.
+  the new index only because its map did not fail, so locally an index missing documents became active. Local
+  mode fails the run once its items have all run; AWS stops starting items as soon as the threshold is passed.
 - DynamoDB: moto checks a write's condition and then stores the item as separate steps, and applies an update's
   actions to the stored item one at a time, so two concurrent conditional writes can both succeed and a read can
   see half an update. DynamoDB applies each write atomically, which the prompt catalog's version numbers and the

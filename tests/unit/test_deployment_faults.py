@@ -4,7 +4,6 @@ so it is never answered as the client's error (4xx). A bad EVALUATION_PRICES fai
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,8 +19,8 @@ from llmops.domain.evaluation.datasets import DatasetVersion
 from llmops.domain.evaluation.errors import InvalidEvaluation
 from llmops.domain.evaluation.pricing import PriceTable
 from llmops.domain.evaluation.runs import EvaluationRequest, EvaluationRun, RunOptions, RunStatus
-from llmops_local.functions import LocalLambdaContext
 from llmops_local.template import load_template
+from tests.handler_events import api_event, call_handler, lambda_context
 from tests.template.handler_modules import load_handler_module
 
 pytestmark = pytest.mark.usefixtures("handler_env")
@@ -29,35 +28,6 @@ pytestmark = pytest.mark.usefixtures("handler_env")
 NO_WORKFLOW = "no evaluation workflow is configured (EVALUATION_STATE_MACHINE_ARN)"
 BAD_PRICES = "EVALUATION_PRICES is not a valid price table: "
 RUN_REQUEST = {"dataset": "faq", "candidates": [{"prompt": "rag-answer@1"}], "options": {"judge": False}}
-
-
-def _event(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": method, "resourcePath": path},
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
-
-
-def _context() -> LocalLambdaContext:
-    return LocalLambdaContext(
-        function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
-    )
-
-
-def _call(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    response = module.lambda_handler(event, _context())
-    return response["statusCode"], json.loads(response["body"])
 
 
 @pytest.fixture
@@ -91,7 +61,7 @@ def test_every_api_function_answers_a_misconfigured_deployment_500_with_the_reas
     module = load_handler_module(function)
     monkeypatch.setattr(module, builder, _misconfigured)
 
-    status, answer = _call(module, _event("GET", path))
+    status, answer = call_handler(module, api_event("GET", path))
 
     assert (status, answer) == (500, {"message": "SOME_SETTING is required"})
     assert error_log == [("The deployment is misconfigured", {"reason": "SOME_SETTING is required"})]
@@ -157,9 +127,9 @@ def test_a_bad_evaluation_prices_fails_what_needs_prices_500_and_leaves_datasets
 ) -> None:
     module, _ = deployed_evaluation
 
-    uploaded, _ = _call(module, _event("POST", "/datasets", {"name": "faq", "rows": [{"input": "Why?"}]}))
-    listed, datasets = _call(module, _event("GET", "/datasets"))
-    started, answer = _call(module, _event("POST", "/evaluations", RUN_REQUEST))
+    uploaded, _ = call_handler(module, api_event("POST", "/datasets", {"name": "faq", "rows": [{"input": "Why?"}]}))
+    listed, datasets = call_handler(module, api_event("GET", "/datasets"))
+    started, answer = call_handler(module, api_event("POST", "/evaluations", RUN_REQUEST))
 
     assert (uploaded, listed) == (201, 200)
     assert [d["name"] for d in datasets["datasets"]] == ["faq"]
@@ -185,9 +155,11 @@ def test_a_bad_evaluation_prices_fails_an_item_before_it_is_answered_and_the_run
     repository.put_run(run)
 
     with pytest.raises(DeploymentMisconfigured, match=BAD_PRICES):  # raised, so the workflow retries, then fails
-        module.lambda_handler({"action": "evaluate_item", "run_id": "eval-1", "candidate": 0, "item": 0}, _context())
+        module.lambda_handler(
+            {"action": "evaluate_item", "run_id": "eval-1", "candidate": 0, "item": 0}, lambda_context()
+        )
     failed = module.lambda_handler(
-        {"action": "fail", "run_id": "eval-1", "error": {"Error": "DeploymentMisconfigured"}}, _context()
+        {"action": "fail", "run_id": "eval-1", "error": {"Error": "DeploymentMisconfigured"}}, lambda_context()
     )
 
     assert [message for message, _ in error_log] == ["The deployment is misconfigured"]
@@ -217,7 +189,7 @@ def test_settings_that_cannot_be_read_are_answered_500_naming_the_variable_not_i
     monkeypatch.setenv("MIN_RELEVANCE_SCORE", "s3cr3t-looking")
     module.settings.cache_clear()
     try:
-        status, answer = _call(module, _event(method, path, body))
+        status, answer = call_handler(module, api_event(method, path, body))
     finally:
         module.settings.cache_clear()
 
@@ -238,7 +210,7 @@ def test_a_setting_a_function_needs_and_lacks_is_answered_500_naming_it(
     for cached in (module.settings, module.catalog):
         cached.cache_clear()
     try:
-        status, answer = _call(module, _event("GET", "/prompts"))
+        status, answer = call_handler(module, api_event("GET", "/prompts"))
     finally:
         for cached in (module.settings, module.catalog):
             cached.cache_clear()

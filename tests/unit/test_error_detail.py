@@ -3,7 +3,6 @@ Powertools' own 422s do (`loc`, `msg`, `type`), with the `message` they always h
 
 from __future__ import annotations
 
-import json
 from types import ModuleType
 from typing import Any
 
@@ -30,41 +29,13 @@ from llmops.domain.prompts import PromptCatalog, PromptSpec
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops.http_errors import field_error_response
 from llmops.ports import Generation, GenerationRequest
-from llmops_local.functions import LocalLambdaContext
 from tests.fakes import FakeLanguageModel, FakePromptStore, FakeVectorIndex
+from tests.handler_events import api_event, call_handler
 from tests.template.handler_modules import load_handler_module
 
 pytestmark = pytest.mark.usefixtures("handler_env")
 
 QUESTION = "Why does Python use indentation for grouping of statements?"
-
-
-def _event(
-    method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None
-) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": method, "resourcePath": path},
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
-
-
-def _call(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    context = LocalLambdaContext(
-        function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
-    )
-    response = module.lambda_handler(event, context)
-    return response["statusCode"], json.loads(response["body"])
 
 
 def _located(answer: dict[str, Any]) -> list[tuple[list[str | int], str]]:
@@ -145,7 +116,7 @@ def test_query_names_the_question_when_the_domain_refuses_it(
     # straight to it): a lower limit there stands for a question that only the domain refuses.
     monkeypatch.setattr("llmops.domain.answering.MAX_QUESTION_CHARS", 10)
 
-    status, answer = _call(query_app, _event("POST", "/query", {"question": QUESTION}))
+    status, answer = call_handler(query_app, api_event("POST", "/query", {"question": QUESTION}))
 
     assert status == 422
     assert answer["message"] == "the question is longer than 10 characters"
@@ -173,7 +144,7 @@ def test_query_names_the_question_when_the_domain_refuses_it(
 def test_query_names_the_prompt_field_that_chose_a_prompt_it_cannot_answer_with(
     query_app: ModuleType, choice: dict[str, Any], message: str, located: list[list[str]]
 ) -> None:
-    status, answer = _call(query_app, _event("POST", "/query", {"question": QUESTION, **choice}))
+    status, answer = call_handler(query_app, api_event("POST", "/query", {"question": QUESTION, **choice}))
 
     assert status == 422
     assert message in answer["message"]
@@ -187,11 +158,12 @@ def test_query_names_no_field_for_a_reference_the_settings_gave_and_the_field_fo
     monkeypatch.setattr(query_app, "settings", lambda: misconfigured)
 
     # The body names the prompt; ANSWER_PROMPT_REF gives the version reference, which cannot be read.
-    by_settings_status, by_settings = _call(
-        query_app, _event("POST", "/query", {"question": QUESTION, "prompt": "rag-answer"})
+    by_settings_status, by_settings = call_handler(
+        query_app, api_event("POST", "/query", {"question": QUESTION, "prompt": "rag-answer"})
     )
-    by_body_status, by_body = _call(
-        query_app, _event("POST", "/query", {"question": QUESTION, "prompt": "rag-answer", "prompt_version": "Bad_Ref"})
+    by_body_status, by_body = call_handler(
+        query_app,
+        api_event("POST", "/query", {"question": QUESTION, "prompt": "rag-answer", "prompt_version": "Bad_Ref"}),
     )
 
     assert by_body_status == 422
@@ -212,12 +184,14 @@ def test_query_answers_500_naming_the_setting_for_a_configured_prompt_name_the_c
     service = _answering(embedder, _catalog(), FakeLanguageModel(), PromptChoice("Bad_Name", "prod"))
     monkeypatch.setattr(query_app, "answering_service", lambda: service)
 
-    configured_status, configured = _call(query_app, _event("POST", "/query", {"question": QUESTION}))
+    configured_status, configured = call_handler(query_app, api_event("POST", "/query", {"question": QUESTION}))
     # The body gives the version; the name it goes with is still the deployment's.
-    versioned_status, versioned = _call(
-        query_app, _event("POST", "/query", {"question": QUESTION, "prompt_version": 1})
+    versioned_status, versioned = call_handler(
+        query_app, api_event("POST", "/query", {"question": QUESTION, "prompt_version": 1})
     )
-    chosen_status, chosen = _call(query_app, _event("POST", "/query", {"question": QUESTION, "prompt": "rag-answer"}))
+    chosen_status, chosen = call_handler(
+        query_app, api_event("POST", "/query", {"question": QUESTION, "prompt": "rag-answer"})
+    )
 
     assert configured_status == versioned_status == 500
     assert "prompt name 'Bad_Name' is not a slug" in configured["message"]
@@ -233,8 +207,10 @@ def test_query_names_the_chosen_prompt_for_parameters_the_model_refuses_and_no_f
     refusing = _answering(embedder, _catalog(), _RefusingModel())
     monkeypatch.setattr(query_app, "answering_service", lambda: refusing)
 
-    chosen_status, chosen = _call(query_app, _event("POST", "/query", {"question": QUESTION, "prompt_version": 1}))
-    configured_status, configured = _call(query_app, _event("POST", "/query", {"question": QUESTION}))
+    chosen_status, chosen = call_handler(
+        query_app, api_event("POST", "/query", {"question": QUESTION, "prompt_version": 1})
+    )
+    configured_status, configured = call_handler(query_app, api_event("POST", "/query", {"question": QUESTION}))
 
     assert chosen_status == 422
     assert chosen["message"] == configured["message"] == "temperature 1.5 is above 1, the most Bedrock models take"
@@ -260,9 +236,9 @@ def test_query_names_the_question_when_an_input_guardrail_blocks_it_and_no_field
     query_app: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(query_app, "answering_service", _blocked_at(GuardrailStage.INPUT))
-    input_status, on_input = _call(query_app, _event("POST", "/query", {"question": QUESTION}))
+    input_status, on_input = call_handler(query_app, api_event("POST", "/query", {"question": QUESTION}))
     monkeypatch.setattr(query_app, "answering_service", _blocked_at(GuardrailStage.OUTPUT))
-    output_status, on_output = _call(query_app, _event("POST", "/query", {"question": QUESTION}))
+    output_status, on_output = call_handler(query_app, api_event("POST", "/query", {"question": QUESTION}))
 
     assert input_status == output_status == 400
     assert (on_input["message"], on_input["blocked_by"], on_input["stage"]) == ("blocked at input", "toxicity", "input")
@@ -289,7 +265,9 @@ def documents_app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def test_documents_names_each_unknown_query_parameter_as_a_model_names_a_field_it_does_not_know(
     documents_app: ModuleType,
 ) -> None:
-    status, answer = _call(documents_app, _event("GET", "/documents", query={"stauts": "failed", "limt": "1"}))
+    status, answer = call_handler(
+        documents_app, api_event("GET", "/documents", query={"stauts": "failed", "limt": "1"})
+    )
 
     assert status == 422
     assert answer["message"] == "unknown query parameters 'limt', 'stauts'; accepted: cursor, limit, prefix, status"
@@ -301,7 +279,7 @@ def test_documents_names_each_unknown_query_parameter_as_a_model_names_a_field_i
 
 
 def test_documents_names_the_cursor_it_did_not_hand_out(documents_app: ModuleType) -> None:
-    status, answer = _call(documents_app, _event("GET", "/documents", query={"cursor": "eyJ4IjoieSJ9"}))
+    status, answer = call_handler(documents_app, api_event("GET", "/documents", query={"cursor": "eyJ4IjoieSJ9"}))
 
     assert status == 400
     assert answer["message"] == "invalid pagination cursor: pass back the next_cursor of a previous page"
@@ -387,7 +365,7 @@ def evaluation_app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def test_datasets_names_the_field_it_refuses_and_still_lists_the_rows_problems_by_line(
     evaluation_app: ModuleType, upload: dict[str, Any], message: str, located: list[str], lines: list[int]
 ) -> None:
-    status, answer = _call(evaluation_app, _event("POST", "/datasets", upload))
+    status, answer = call_handler(evaluation_app, api_event("POST", "/datasets", upload))
 
     assert status == 422
     assert answer["message"] == message
@@ -400,7 +378,9 @@ def test_datasets_names_the_field_that_carried_rows_too_large_to_store(
 ) -> None:
     monkeypatch.setattr("llmops.domain.evaluation.datasets.MAX_DATASET_BYTES", 10)
 
-    status, answer = _call(evaluation_app, _event("POST", "/datasets", {"name": "faq", "jsonl": '{"input": "q"}'}))
+    status, answer = call_handler(
+        evaluation_app, api_event("POST", "/datasets", {"name": "faq", "jsonl": '{"input": "q"}'})
+    )
 
     assert status == 422
     assert answer["message"] == "the dataset is larger than 0 MiB"
@@ -463,7 +443,7 @@ NO_JUDGE = {"judge": False}
 def test_evaluations_names_the_field_of_the_run_request_that_cannot_run(
     evaluation_app: ModuleType, request_: dict[str, Any], message: str, located: list[str | int]
 ) -> None:
-    status, answer = _call(evaluation_app, _event("POST", "/evaluations", {"dataset": "faq", **request_}))
+    status, answer = call_handler(evaluation_app, api_event("POST", "/evaluations", {"dataset": "faq", **request_}))
 
     assert status == 422
     assert answer["message"].startswith(message)
@@ -476,7 +456,7 @@ def test_evaluations_names_bertscore_where_it_cannot_be_computed(
     monkeypatch.setattr("llmops.domain.evaluation.metrics.bertscore_available", lambda: False)
     request = {"dataset": "faq", "candidates": [{"prompt": "rag-answer@1"}], "options": {**NO_JUDGE, "bertscore": True}}
 
-    status, answer = _call(evaluation_app, _event("POST", "/evaluations", request))
+    status, answer = call_handler(evaluation_app, api_event("POST", "/evaluations", request))
 
     assert status == 422
     assert answer["message"].startswith("BERTScore needs the bert-score package")
@@ -489,11 +469,11 @@ def test_evaluations_names_the_whole_body_for_too_much_work_and_answers_no_workf
     monkeypatch.setattr("llmops.domain.evaluation.runs.MAX_ITEMS_PER_RUN", 5)
     two = {"dataset": "faq", "candidates": [{"prompt": "rag-answer@1", "mode": m} for m in ("vector", "text")],
            "options": NO_JUDGE}  # fmt: skip
-    too_much_status, too_much = _call(evaluation_app, _event("POST", "/evaluations", two))
+    too_much_status, too_much = call_handler(evaluation_app, api_event("POST", "/evaluations", two))
     runs = _Runs()
     monkeypatch.setattr(evaluation_app, "service", lambda: _evaluations(runs, workflow=None))
     one = {**two, "candidates": two["candidates"][:1]}
-    unconfigured_status, unconfigured = _call(evaluation_app, _event("POST", "/evaluations", one))
+    unconfigured_status, unconfigured = call_handler(evaluation_app, api_event("POST", "/evaluations", one))
 
     assert too_much_status == 422
     # The dataset's rows, the limit and the candidates together: the body as a whole, as a model's own check says.
@@ -518,7 +498,7 @@ def test_evaluations_names_the_whole_body_for_too_much_work_and_answers_no_workf
 def test_a_report_names_the_query_parameter_it_cannot_rank_by(
     evaluation_app: ModuleType, query: dict[str, str], message: str, located: list[str]
 ) -> None:
-    status, answer = _call(evaluation_app, _event("GET", "/evaluations/eval-1/report", query=query))
+    status, answer = call_handler(evaluation_app, api_event("GET", "/evaluations/eval-1/report", query=query))
 
     assert status == 422
     assert answer["message"].startswith(message)

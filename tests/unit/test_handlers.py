@@ -22,7 +22,6 @@ from llmops.domain.models import DocumentStatus, ExtractedDocument, SearchMode, 
 from llmops.domain.prompts import PromptCatalog
 from llmops.domain.retrieval import RetrievalSettings, Retriever
 from llmops.ports import Generation, GenerationRequest, PiiSpan
-from llmops_local.functions import LocalLambdaContext
 from tests.fakes import (
     FakeDocumentRegistry,
     FakeLanguageModel,
@@ -30,6 +29,7 @@ from tests.fakes import (
     FakePromptStore,
     FakeVectorIndex,
 )
+from tests.handler_events import lambda_context
 from tests.template.handler_modules import load_handler_module
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -48,12 +48,6 @@ def _fresh_metrics() -> Iterator[None]:
     from llmops.observability import metrics  # imported late: Metrics reads its namespace from the env when created
 
     metrics.clear_metrics()
-
-
-def _context() -> LocalLambdaContext:
-    return LocalLambdaContext(
-        function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
-    )
 
 
 def _event(name: str) -> dict[str, Any]:
@@ -83,7 +77,7 @@ def test_ingest_handler_indexes_created_objects_and_reports_no_failures(
 ) -> None:
     module, registry = ingest_app
 
-    response = module.lambda_handler(_event("ingest_object_created.json"), _context())
+    response = module.lambda_handler(_event("ingest_object_created.json"), lambda_context())
 
     assert response == {"batchItemFailures": []}
     assert registry.last("documents/guides/getting-started.md") == (DocumentStatus.INDEXED, None)
@@ -93,7 +87,7 @@ def test_ingest_handler_removes_deleted_objects(ingest_app: tuple[ModuleType, Fa
     module, registry = ingest_app
     module.ingestion_service()._store.objects.clear()  # the deletion the event reports
 
-    module.lambda_handler(_event("ingest_object_deleted.json"), _context())
+    module.lambda_handler(_event("ingest_object_deleted.json"), lambda_context())
 
     assert registry.last("documents/guides/getting-started.md")[0] is DocumentStatus.DELETED
 
@@ -107,7 +101,7 @@ def test_ingest_handler_reports_only_the_malformed_record_as_failed(
     bad = {**good, "messageId": "poison", "body": '{"not": "an S3 event"}'}
     event["Records"] = [good, bad]
 
-    response = module.lambda_handler(event, _context())
+    response = module.lambda_handler(event, lambda_context())
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
 
@@ -126,7 +120,7 @@ def test_ingest_handler_ignores_a_folder_marker_and_indexes_the_rest_of_its_batc
     record = event["Records"][0]
     event["Records"] = [_upload_of(record, "documents/guides/", "marker"), record]
 
-    response = module.lambda_handler(event, _context())
+    response = module.lambda_handler(event, lambda_context())
 
     assert response == {"batchItemFailures": []}
     assert all(key != "documents/guides/" for key, _, _ in registry.history)  # no document, failed or otherwise
@@ -174,7 +168,7 @@ def test_ingest_handler_reads_the_next_upload_of_its_batch_while_processing_the_
         ]
     }
 
-    response = module.lambda_handler(event, _context())
+    response = module.lambda_handler(event, lambda_context())
 
     assert response == {"batchItemFailures": []}
     assert all(registry.last(key) == (DocumentStatus.INDEXED, None) for key in keys)
@@ -201,12 +195,12 @@ def test_ingest_handler_skips_an_event_older_than_the_applied_change_and_counts_
 ) -> None:
     module, registry = ingest_app
     created = _event("ingest_object_created.json")
-    module.lambda_handler(created, _context())
+    module.lambda_handler(created, lambda_context())
     capsys.readouterr()
     history = list(registry.history)
     late = _older_version_of(created, "0lderVersi0nId", "617f08299329d100")
 
-    response = module.lambda_handler(late, _context())
+    response = module.lambda_handler(late, lambda_context())
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     result = module.handle_record(SQSRecord(late["Records"][0]))
 
@@ -259,7 +253,7 @@ def test_query_handler_answers_the_sample_event_with_citations(
     llm = FakeLanguageModel(reply="Python uses indentation to group statements, keeping programs readable.")
     monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, llm))
 
-    response = query_app.lambda_handler(_event("query_post.json"), _context())
+    response = query_app.lambda_handler(_event("query_post.json"), lambda_context())
 
     assert response["statusCode"] == 200
     body = json.loads(response["body"])
@@ -297,7 +291,7 @@ def test_query_handler_names_the_api_request_in_every_guardrail_event(
     event = _event("query_post.json")
     event["body"] = json.dumps({"question": "How does Python group statements? Reply to ana@example.com"})
 
-    response = query_app.lambda_handler(event, _context())
+    response = query_app.lambda_handler(event, lambda_context())
 
     assert response["statusCode"] == 200
     assert [detail["check"] for _, detail in events.published] == ["pii"]
@@ -308,7 +302,7 @@ def test_query_handler_rejects_invalid_bodies_with_422(query_app: ModuleType) ->
     event = _event("query_post.json")
     event["body"] = json.dumps({"question": "", "top_k": 500})
 
-    response = query_app.lambda_handler(event, _context())
+    response = query_app.lambda_handler(event, lambda_context())
 
     assert response["statusCode"] == 422
     body = json.loads(response["body"])
@@ -331,7 +325,7 @@ def test_query_handler_names_the_content_type_when_a_json_body_is_not_sent_as_js
     # curl -d sends a form: parsed as form fields, the question would be reported "missing" although it is there.
     event = _query_with(content_type, json.dumps({"question": "How do I install it?"}))
 
-    response = query_app.lambda_handler(event, _context())
+    response = query_app.lambda_handler(event, lambda_context())
 
     assert response["statusCode"] == 415
     message = json.loads(response["body"])["message"]
@@ -340,7 +334,7 @@ def test_query_handler_names_the_content_type_when_a_json_body_is_not_sent_as_js
 
 
 def test_query_handler_says_a_malformed_json_body_is_not_json(query_app: ModuleType) -> None:
-    response = query_app.lambda_handler(_query_with("application/json", '{"question": '), _context())
+    response = query_app.lambda_handler(_query_with("application/json", '{"question": '), lambda_context())
 
     assert response["statusCode"] == 422
     assert json.loads(response["body"])["message"] == "The request body is not valid JSON"
@@ -376,7 +370,7 @@ def _search(body: dict[str, Any]) -> dict[str, Any]:
 def test_search_handler_refuses_a_request_that_cannot_rank_or_filter_as_asked(
     query_app: ModuleType, body: dict[str, Any], reason: str
 ) -> None:
-    response = query_app.lambda_handler(_search(body), _context())
+    response = query_app.lambda_handler(_search(body), lambda_context())
 
     assert response["statusCode"] == 422
     assert reason in json.loads(response["body"])["message"]
@@ -402,7 +396,7 @@ def test_search_handler_refuses_fusion_weights_for_a_search_that_fuses_nothing_n
 ) -> None:
     monkeypatch.setattr(query_app, "retriever", lambda: Retriever(embedder, FakeVectorIndex(), RetrievalSettings()))
 
-    response = query_app.lambda_handler(_search({"query": "indentation", **body}), _context())
+    response = query_app.lambda_handler(_search({"query": "indentation", **body}), lambda_context())
 
     assert response["statusCode"] == 422
     answer = json.loads(response["body"])
@@ -418,7 +412,7 @@ def test_search_handler_refuses_fusion_weights_when_the_configured_mode_fuses_no
     vector_only = RetrievalSettings(mode=SearchMode.VECTOR)
     monkeypatch.setattr(query_app, "retriever", lambda: Retriever(embedder, FakeVectorIndex(), vector_only))
 
-    response = query_app.lambda_handler(_search({"query": "indentation", "text_weight": 2}), _context())
+    response = query_app.lambda_handler(_search({"query": "indentation", "text_weight": 2}), lambda_context())
 
     assert response["statusCode"] == 422
     answer = json.loads(response["body"])
@@ -437,7 +431,7 @@ def test_query_handler_answers_500_with_what_to_change_for_parameters_of_the_con
 ) -> None:
     monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, _RefusingModel()))
 
-    response = query_app.lambda_handler(_event("query_post.json"), _context())
+    response = query_app.lambda_handler(_event("query_post.json"), lambda_context())
 
     # The body chose no prompt: the parameters are the deployment's (its prompt's or its settings'), not the client's.
     assert response["statusCode"] == 500
@@ -453,7 +447,7 @@ def test_query_handler_answers_500_naming_the_setting_when_the_configured_answer
 
     monkeypatch.setattr(query_app, "answering_service", _Unusable)
 
-    response = query_app.lambda_handler(_event("query_post.json"), _context())
+    response = query_app.lambda_handler(_event("query_post.json"), lambda_context())
 
     assert response["statusCode"] == 500
     assert "ANSWER_PROMPT_NAME" in json.loads(response["body"])["message"]
@@ -473,7 +467,7 @@ def test_query_handler_answers_500_naming_the_setting_when_the_configured_answer
 def test_query_handler_refuses_a_question_it_would_otherwise_answer_other_than_asked(
     query_app: ModuleType, body: dict[str, Any], reason: str
 ) -> None:
-    response = query_app.lambda_handler(_query_with("application/json", json.dumps(body)), _context())
+    response = query_app.lambda_handler(_query_with("application/json", json.dumps(body)), lambda_context())
 
     assert response["statusCode"] == 422
     assert reason in json.loads(response["body"])["message"]
@@ -485,7 +479,7 @@ def test_query_handler_takes_a_prompt_version_given_as_a_number(
     monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, FakeLanguageModel(), prompts=True))
     event = _query_with("application/json", json.dumps({"question": "Why indentation?", "prompt_version": 7}))
 
-    response = query_app.lambda_handler(event, _context())
+    response = query_app.lambda_handler(event, lambda_context())
 
     # The catalog was asked for version 7 (it is empty), not told that 7 is not a string.
     assert json.loads(response["body"])["message"] == "no prompt named rag-answer"
@@ -498,7 +492,7 @@ def test_query_handler_answers_422_for_a_prompt_version_that_cannot_be_parsed(
     event = _event("query_post.json")
     event["body"] = json.dumps({"question": "Why indentation?", "prompt_version": "Prod"})
 
-    response = query_app.lambda_handler(event, _context())
+    response = query_app.lambda_handler(event, lambda_context())
 
     assert response["statusCode"] == 422
     assert "Prod" in json.loads(response["body"])["message"]
@@ -509,7 +503,7 @@ def test_query_handler_maps_model_failures_to_502(
 ) -> None:
     monkeypatch.setattr(query_app, "answering_service", lambda: _answering(embedder, _FailingModel()))
 
-    response = query_app.lambda_handler(_event("query_post.json"), _context())
+    response = query_app.lambda_handler(_event("query_post.json"), lambda_context())
 
     assert response["statusCode"] == 502
     assert "not in service" in json.loads(response["body"])["message"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from types import ModuleType
 from typing import Annotated, Any
@@ -14,7 +13,7 @@ from pydantic import BaseModel
 
 from llmops.domain.documents import RedriveResult
 from llmops.http_errors import word_invalid_requests
-from llmops_local.functions import LocalLambdaContext
+from tests.handler_events import api_event, call_handler
 from tests.template.handler_modules import load_handler_module
 
 pytestmark = pytest.mark.usefixtures("handler_env")
@@ -38,31 +37,12 @@ def documents_app(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, _Catalog
 
 
 def _event(path: str, body: str | bytes | None, content_type: str | None) -> dict[str, Any]:
-    # API Gateway passes a body that is not UTF-8 text base64-encoded: bytes stand for one here. None stands for
-    # what is left out of the request (curl -X POST without -d sends neither a body nor a content type).
-    headers = {"Content-Type": content_type} if content_type is not None else {}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": "POST", "resourcePath": path},
-        "body": base64.b64encode(body).decode() if isinstance(body, bytes) else body,
-        "isBase64Encoded": isinstance(body, bytes),
-    }
-
-
-def _call(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    context = LocalLambdaContext(
-        function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
-    )
-    response = module.lambda_handler(event, context)
-    return response["statusCode"], json.loads(response["body"])
+    # None stands for what is left out of the request (curl -X POST without -d sends neither a body nor a content
+    # type); bytes that are not UTF-8 arrive base64-encoded, as API Gateway passes them.
+    event = api_event("POST", path, body, headers={} if content_type is None else {"Content-Type": content_type})
+    if body == "":  # API Gateway sends an empty body as null; another caller of the function may send ""
+        event["body"] = ""
+    return event
 
 
 @pytest.mark.parametrize("body", ['{"limit": 0}', "limit=5"])
@@ -72,7 +52,7 @@ def test_a_form_body_is_refused_even_where_every_field_has_a_default(
     # curl -d without the header: the fields validate as a form, so the route would run with the default limit.
     module, catalog = documents_app
 
-    status, answer = _call(module, _event("/documents/redrive", body, "application/x-www-form-urlencoded"))
+    status, answer = call_handler(module, _event("/documents/redrive", body, "application/x-www-form-urlencoded"))
 
     assert status == 415
     assert answer["message"] == (
@@ -106,7 +86,7 @@ def test_a_form_body_is_refused_on_any_route_that_takes_a_body_with_defaults_onl
 def test_the_same_body_sent_as_json_is_taken(documents_app: tuple[ModuleType, _Catalog]) -> None:
     module, catalog = documents_app
 
-    status, _ = _call(module, _event("/documents/redrive", '{"limit": 5}', "application/json"))
+    status, _ = call_handler(module, _event("/documents/redrive", '{"limit": 5}', "application/json"))
 
     assert status == 200
     assert catalog.redriven == [5]
@@ -116,7 +96,7 @@ def test_the_same_body_sent_as_json_is_taken(documents_app: tuple[ModuleType, _C
 def test_a_body_that_is_not_utf8_is_answered_like_invalid_json(function: str, path: str) -> None:
     event = _event(path, b'{"query": "caf\xe9"}', "application/json")  # latin-1, as a terminal may send it
 
-    status, answer = _call(load_handler_module(function), event)
+    status, answer = call_handler(load_handler_module(function), event)
 
     assert status == 422
     assert answer["message"] == "The request body is not valid JSON: it must be encoded as UTF-8"
@@ -137,7 +117,9 @@ def test_a_route_failing_to_decode_something_else_is_not_blamed_on_the_body() ->
 def test_a_json_media_type_in_upper_case_is_named_as_sent(documents_app: tuple[ModuleType, _Catalog]) -> None:
     module, catalog = documents_app
 
-    status, answer = _call(module, _event("/documents/redrive", '{"limit": 5}', "APPLICATION/JSON; charset=utf-8"))
+    status, answer = call_handler(
+        module, _event("/documents/redrive", '{"limit": 5}', "APPLICATION/JSON; charset=utf-8")
+    )
 
     assert status == 415
     assert "(got 'APPLICATION/JSON')" in answer["message"]
@@ -155,7 +137,7 @@ def test_a_route_whose_fields_all_have_defaults_takes_an_absent_or_empty_body_as
 ) -> None:
     module, catalog = documents_app
 
-    status, answer = _call(module, _event("/documents/redrive", body, content_type))
+    status, answer = call_handler(module, _event("/documents/redrive", body, content_type))
 
     assert status == 200, answer
     assert catalog.redriven == [100]
@@ -167,14 +149,14 @@ def test_a_body_that_is_there_but_not_a_json_object_is_still_refused(
 ) -> None:
     module, catalog = documents_app
 
-    status, answer = _call(module, _event("/documents/redrive", body, "application/json"))
+    status, answer = call_handler(module, _event("/documents/redrive", body, "application/json"))
 
     assert status == 422, answer
     assert catalog.redriven == []
 
 
 def test_a_route_whose_body_has_a_required_field_still_needs_the_body() -> None:
-    status, answer = _call(load_handler_module("query"), _event("/query", None, None))
+    status, answer = call_handler(load_handler_module("query"), _event("/query", None, None))
 
     assert status == 422
     assert answer["message"] == "body: Field required"

@@ -4,7 +4,6 @@ the rule is the catalog's own; `--if-missing` leaves an alias that someone sets 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,8 +19,8 @@ from llmops.domain.errors import InvalidPrompt
 from llmops.domain.prompts import PromptCatalog, PromptSpec, PromptVersion
 from llmops_local import prompt_commands
 from llmops_local import prompts as api_sync
-from llmops_local.functions import LocalLambdaContext
 from tests.fakes import FakePromptStore
+from tests.handler_events import api_event, call_handler
 from tests.template.handler_modules import load_handler_module
 
 ANSWERS = {"author": "ana", "system_template": "{context}", "user_template": "{question}"}
@@ -46,30 +45,12 @@ class _Api:
         self.calls.append((method, path))
         if method == "PUT":
             self.before_put()
-        event = {
-            "resource": path,
-            "path": path,
-            "httpMethod": method,
-            "headers": {"Content-Type": "application/json"},
-            "multiValueHeaders": {},
-            "queryStringParameters": None,
-            "multiValueQueryStringParameters": None,
-            "pathParameters": None,
-            "stageVariables": None,
-            "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": method, "resourcePath": path},
-            "body": json.dumps(body) if body is not None else None,
-            "isBase64Encoded": False,
-        }
-        context = LocalLambdaContext(
-            function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
-        )
-        response = self.module.lambda_handler(event, context)
-        payload = json.loads(response["body"])
-        if response["statusCode"] >= 400:
-            raise api_sync.PromptApiError(response["statusCode"], payload.get("message", ""))
+        status, payload = call_handler(self.module, api_event(method, path, body))
+        if status >= 400:
+            raise api_sync.PromptApiError(status, payload.get("message", ""))
         if path == "/prompts" and method == "GET" and not self.reports_answer_prompt:
             del payload["answer_prompt"]
-        return SimpleNamespace(status_code=response["statusCode"], json=lambda: payload)
+        return SimpleNamespace(status_code=status, json=lambda: payload)
 
     def writes(self) -> list[tuple[str, str]]:
         return [call for call in self.calls if call[0] != "GET"]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from llmops.domain.prompts import MAX_PROMPT_BYTES, PromptCatalog
-from llmops_local.functions import LocalLambdaContext
 from tests.fakes import FakePromptStore
+from tests.handler_events import api_event, call_handler
 from tests.template.handler_modules import load_handler_module
 
 BODY = {
@@ -32,37 +31,10 @@ def prompts_app(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> ModuleTyp
     return module
 
 
-# The prompts routes' path parameters, as API Gateway (and the local gateway) pass them.
-_PROMPT_PATH = re.compile(r"/prompts/(?P<name>[^/]+)(?:/versions/(?P<ref>[^/]+)|/aliases/(?P<alias>[^/]+)|/render)?")
-
-
-def _path_parameters(path: str) -> dict[str, str] | None:
-    match = _PROMPT_PATH.fullmatch(path)
-    return {key: value for key, value in match.groupdict().items() if value is not None} if match else None
-
-
 def _call(
     module: ModuleType, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
 ) -> tuple[int, Any]:
-    event = {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {key: [value] for key, value in query.items()} if query else None,
-        "pathParameters": _path_parameters(path),
-        "stageVariables": None,
-        "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": method, "resourcePath": path},
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
-    context = LocalLambdaContext(
-        function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
-    )
-    response = module.lambda_handler(event, context)
-    return response["statusCode"], json.loads(response["body"])
+    return call_handler(module, api_event(method, path, body, query=query))
 
 
 def test_creating_a_version_answers_201_and_the_same_spec_again_answers_200_with_it(prompts_app: ModuleType) -> None:

@@ -18,8 +18,8 @@ from llmops.domain.documents import DocumentCatalog
 from llmops.domain.errors import InvalidCursor
 from llmops.domain.models import DocumentRef, DocumentStatus
 from llmops.ports import RecordUpdate
-from llmops_local.functions import LocalLambdaContext
 from llmops_local.template import load_template
+from tests.handler_events import api_event, call_handler
 from tests.template.handler_modules import load_handler_module
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
@@ -98,25 +98,7 @@ def test_the_cursors_a_listing_hands_out_take_it_through_every_page(
 
 
 def _list_documents(module: Any, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    event = {
-        "resource": "/documents",
-        "path": "/documents",
-        "httpMethod": "GET",
-        "headers": {},
-        "multiValueHeaders": {},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {"stage": "dev", "requestId": "r1", "httpMethod": "GET", "resourcePath": "/documents"},
-        "body": None,
-        "isBase64Encoded": False,
-    }
-    context = LocalLambdaContext(
-        function_name="fn", memory_limit_in_mb=128, invoked_function_arn="arn:aws:lambda:x", timeout_seconds=30
-    )
-    response = module.lambda_handler(event, context)
-    return response["statusCode"], json.loads(response["body"])
+    return call_handler(module, api_event("GET", "/documents", query=query))
 
 
 def test_get_documents_answers_400_for_a_cursor_it_did_not_hand_out(
