@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,47 @@ def test_state_machine_definitions_pass_asl_validator(path: Path) -> None:
     result = subprocess.run([str(validator), "--json-path", str(path)], capture_output=True, text=True, check=False)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every Task state, those of Map and Parallel states' own state machines too."""
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            yield name, state
+        for nested in [state.get("ItemProcessor") or state.get("Iterator"), *state.get("Branches", [])]:
+            if nested:
+                yield from _tasks(nested["States"])
+
+
+# Lambda's own errors that say nothing about the request: AWS advises every task invoking a function to retry them
+# (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html). A task without this retry
+# fails its workflow on a throttle; for the re-index's Switch or Abort that left the pointer claimed by a build.
+TRANSIENT_LAMBDA_ERRORS = {
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.ClientExecutionTimeoutException",
+}
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "statemachines").glob("*.asl.json")), ids=lambda p: p.name)
+def test_every_task_invoking_a_function_retries_lambdas_transient_errors(path: Path) -> None:
+    invoking = {
+        name: state
+        for name, state in _tasks(json.loads(path.read_text())["States"])
+        if state["Resource"] == "arn:aws:states:::lambda:invoke"
+    }
+
+    not_retrying = [
+        name
+        for name, state in invoking.items()
+        if not any(
+            set(retrier["ErrorEquals"]) >= TRANSIENT_LAMBDA_ERRORS or "States.ALL" in retrier["ErrorEquals"]
+            for retrier in state.get("Retry", [])
+        )
+    ]
+    assert not_retrying == []
 
 
 def test_sam_build_output_has_every_function_and_a_lean_layer() -> None:

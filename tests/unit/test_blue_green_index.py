@@ -52,6 +52,21 @@ def test_the_pointer_allows_one_build_and_switches_only_to_it(pointer: DynamoDbI
     assert pointer.rollback().active == "chunks"
 
 
+def test_a_switch_retried_after_it_was_made_answers_the_same_state_and_changes_nothing(
+    pointer: DynamoDbIndexPointer,
+) -> None:
+    pointer.begin("chunks-2")
+    switched = pointer.switch("chunks-2")
+
+    assert pointer.switch("chunks-2") == switched == pointer.current()
+    pointer.rollback()
+    with pytest.raises(IndexNotReady):  # no longer active: switching to it again is not a retry
+        pointer.switch("chunks-2")
+    pointer.begin("chunks-3")
+    with pytest.raises(IndexNotReady):
+        pointer.switch("chunks")
+
+
 def test_nothing_to_roll_back_before_any_switch(pointer: DynamoDbIndexPointer) -> None:
     with pytest.raises(NothingToRollBack):
         pointer.rollback()

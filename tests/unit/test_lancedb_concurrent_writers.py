@@ -1,6 +1,6 @@
-"""Writers that open the same LanceDB table at once, each through its own handle as separate functions do (a
-re-index's first task and an upload fed to the index it builds both open the new index): none fails, none loses
-another's rows, and the table ends with one full-text index and every column."""
+"""Writers that open the same LanceDB table at once, each through its own handle (threads here; processes over the
+same folder alike): none fails, none loses another's rows, and the table ends with one full-text index and every
+column."""
 
 from __future__ import annotations
 

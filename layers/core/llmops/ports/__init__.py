@@ -209,7 +209,8 @@ class IndexPointer(Protocol):
         ...
 
     def switch(self, target: str) -> IndexState:
-        """Make the finished `target` the active index; the old one becomes `previous`."""
+        """Make the finished `target` the active index; the old one becomes `previous`. Switching to the index that is
+        already active, with nothing building, changes nothing (a retried switch)."""
         ...
 
     def abort(self, target: str) -> IndexState: ...

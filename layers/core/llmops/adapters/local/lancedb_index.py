@@ -161,8 +161,8 @@ class LanceDbVectorIndex:
         self._db = lancedb.connect(str(uri))
         self._table_name = table_name
         # Held while a table is created or its columns or indexes are changed. Lance commits those optimistically,
-        # and writers opening a new table at once (a re-index's first task, and an upload fed to the index it builds)
-        # would race: a second `create_table(exist_ok=True)` can commit an overwrite that drops the first writer's
+        # and writers opening a new table at once through separate handles (threads, or processes over the same
+        # folder) race: a second `create_table(exist_ok=True)` can commit an overwrite that drops the first writer's
         # rows, and all but one `create_index` fail (tests/unit/test_lancedb_concurrent_writers.py). LanceDB's
         # folder is local, so a lock file beside its tables serializes these, across processes too.
         self._schema_lock = FileLock(Path(uri).expanduser() / f"{table_name}.lock")  # `connect` made the folder
