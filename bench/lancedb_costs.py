@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 
 from bench.ingest.corpus import DEFAULT_CORPUS_DIR, select_corpus
 from bench.quality.faq import load_faq
-from bench.quality.measure import BUCKET, build_index
+from bench.quality.measure import build_index, faq_documents
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.adapters.local import lancedb_index
 from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
@@ -52,12 +52,9 @@ from llmops.composition import build_chunker, build_embedder
 from llmops.domain.extraction import extract
 from llmops.domain.models import (
     Chunk,
-    ExtractedDocument,
     ScoredChunk,
     SearchFilters,
-    Section,
     TextMatch,
-    document_id_for,
 )
 from llmops.settings import Settings
 
@@ -166,21 +163,6 @@ def reads(embedder: OnnxMiniLmEmbedder, repeats: int) -> None:
         print(f"{name:18} {line} {paired:26.2f}")
 
 
-def _faq_documents(embedder: OnnxMiniLmEmbedder) -> list[tuple[list[Chunk], NDArray[np.float32]]]:
-    chunker = build_chunker(Settings(), embedder)
-    documents = []
-    for pair in load_faq():
-        document_id = document_id_for(BUCKET, pair.key)
-        chunks = chunker.chunk(
-            ExtractedDocument(title=pair.page, sections=[Section(text=pair.answer)]),
-            document_id=document_id,
-            source_key=pair.key,
-            version="1",
-        )
-        documents.append((chunks, embedder.embed([c.text for c in chunks])))
-    return documents
-
-
 def _library_documents(embedder: OnnxMiniLmEmbedder, mb: float) -> list[tuple[list[Chunk], NDArray[np.float32]]]:
     chunker = build_chunker(Settings(), embedder)
     random = np.random.default_rng(0)
@@ -259,7 +241,7 @@ def _fold_cost(base: Path, label: str, fold: Callable[[Any], None], writes: Sequ
 
 
 def writes(embedder: OnnxMiniLmEmbedder, library_mb: float) -> None:
-    faq = _faq_documents(embedder)
+    faq = faq_documents(load_faq(), embedder)
     library = _library_documents(embedder, library_mb)
     questions = [pair.question for pair in load_faq()]
     half = len(faq) // 2

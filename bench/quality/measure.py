@@ -7,12 +7,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
 from bench.quality.faq import FaqPair
 from llmops.adapters.embedding.onnx_minilm import OnnxMiniLmEmbedder
 from llmops.adapters.local.lancedb_index import LanceDbVectorIndex
 from llmops.composition import build_chunker
 from llmops.domain.evaluation.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
-from llmops.domain.models import ExtractedDocument, ScoredChunk, SearchMode, Section, document_id_for
+from llmops.domain.models import Chunk, ExtractedDocument, ScoredChunk, SearchMode, Section, document_id_for
 from llmops.domain.retrieval import Retriever
 from llmops.settings import Settings
 
@@ -71,19 +74,25 @@ def best_of_both_ndcg(vector: ModeFigures, text: ModeFigures) -> float:
     return statistics.fmean(max(pair) for pair in pairs)
 
 
-def build_index(pairs: list[FaqPair], folder: Path, embedder: OnnxMiniLmEmbedder) -> LanceDbVectorIndex:
-    settings = Settings()
-    index = LanceDbVectorIndex(folder, "faq")
-    index.ensure_index(embedder.dimension)
-    chunker = build_chunker(settings, embedder)
+def faq_documents(pairs: list[FaqPair], embedder: OnnxMiniLmEmbedder) -> list[tuple[list[Chunk], NDArray[np.float32]]]:
+    """Each FAQ answer as a document of its own: its chunks, as ingestion makes them, and their vectors."""
+    chunker = build_chunker(Settings(), embedder)
+    documents = []
     for pair in pairs:
-        document_id = document_id_for(BUCKET, pair.key)
         chunks = chunker.chunk(
             ExtractedDocument(title=pair.page, sections=[Section(text=pair.answer)]),
-            document_id=document_id,
+            document_id=document_id_for(BUCKET, pair.key),
             source_key=pair.key,
             version="1",
         )
-        index.replace_document(document_id, chunks, embedder.embed([c.text for c in chunks]))
+        documents.append((chunks, embedder.embed([c.text for c in chunks])))
+    return documents
+
+
+def build_index(pairs: list[FaqPair], folder: Path, embedder: OnnxMiniLmEmbedder) -> LanceDbVectorIndex:
+    index = LanceDbVectorIndex(folder, "faq")
+    index.ensure_index(embedder.dimension)
+    for chunks, vectors in faq_documents(pairs, embedder):
+        index.replace_document(chunks[0].document_id, chunks, vectors)
     index.optimize()
     return index
